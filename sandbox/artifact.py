@@ -1,0 +1,86 @@
+"""Compiled user code: QuickJS bytecode plus what the sandbox learned about
+its entry point, signed so that only bytecode Flowbox produced is loaded.
+
+QuickJS does not verify bytecode; loading bytes that did not come from our
+own compiler would let a user corrupt the engine. An artifact therefore
+carries an HMAC over its contents under the engine's signing key and the id
+of the engine build that produced it (bytecode is specific to one QuickJS
+build); `verify` refuses anything else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import struct
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from .errors import ArtifactError
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+MAGIC = b"FBX1"
+Kind = Literal["function", "workflow"]
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """Bytecode ready to run. `kind` is "function" for a default-exported
+    function and "workflow" for a WorkflowEntrypoint class; `export` is the
+    name of the export to run."""
+
+    bytecode: bytes
+    kind: Kind
+    export: str
+    filename: str
+    build_id: str
+    signature: bytes
+
+    @classmethod
+    def sign(cls, engine: Engine, bytecode: bytes, kind: Kind, export: str,
+             filename: str) -> Artifact:
+        sig = _mac(engine.signing_key, engine.build_id, bytecode, kind, export, filename)
+        return cls(bytecode, kind, export, filename, engine.build_id, sig)
+
+    def verify(self, engine: Engine) -> None:
+        """Raises ArtifactError unless `engine` produced this artifact."""
+        if self.build_id != engine.build_id:
+            raise ArtifactError("artifact was compiled by another engine build; "
+                                "compile the source again")
+        expected = _mac(engine.signing_key, self.build_id, self.bytecode, self.kind,
+                        self.export, self.filename)
+        if not hmac.compare_digest(expected, self.signature):
+            raise ArtifactError("artifact signature does not match: refusing to load bytecode "
+                                "that this installation did not produce")
+
+    def to_bytes(self) -> bytes:
+        """Serializes for storage; `from_bytes` reads it back (verify on run)."""
+        header = json.dumps({"kind": self.kind, "export": self.export,
+                             "filename": self.filename, "build_id": self.build_id}).encode()
+        return (MAGIC + struct.pack("<I", len(header)) + header + self.signature
+                + self.bytecode)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Artifact:
+        if data[:4] != MAGIC or len(data) < 8:
+            raise ArtifactError("not a Flowbox artifact")
+        (n,) = struct.unpack_from("<I", data, 4)
+        try:
+            header = json.loads(data[8:8 + n])
+            sig = data[8 + n:8 + n + 32]
+            return cls(data[8 + n + 32:], header["kind"], header["export"],
+                       header["filename"], header["build_id"], sig)
+        except (ValueError, KeyError) as exc:
+            raise ArtifactError(f"corrupt artifact header: {exc}") from None
+
+
+def _mac(key: bytes, build_id: str, bytecode: bytes, kind: str, export: str,
+         filename: str) -> bytes:
+    h = hmac.new(key, digestmod=hashlib.sha256)
+    for part in (build_id.encode(), kind.encode(), export.encode(), filename.encode()):
+        h.update(struct.pack("<I", len(part)) + part)
+    h.update(bytecode)
+    return h.digest()

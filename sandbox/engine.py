@@ -1,0 +1,161 @@
+"""The sandbox engine: one wasmtime engine, the compiled guest module (cached
+on disk between processes), and the epoch ticker that makes time limits
+work. Create one per process and share it between threads; every execution
+still gets a fresh instance of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+import wasmtime
+
+from . import build
+from .artifact import Artifact
+from .errors import GuestCrash
+from .limits import Limits
+from .protocol import Capability
+from .result import RunResult
+
+_WASMTIME_VERSION = importlib.metadata.version("wasmtime")
+TICK_SECONDS = 0.005
+# Wasm frames live on the host thread's native stack; keep this well under
+# the 8 MiB default of Linux threads so a runaway guest traps, never faults.
+MAX_WASM_STACK = 2 * 1024 * 1024
+
+
+class Engine:
+    """Compiles user code to artifacts and runs them, each run in a fresh
+    wasmtime instance under `Limits`.
+
+    `signing_key` authenticates artifacts (only bytecode this installation
+    produced is ever loaded); pass the same key across restarts to keep
+    stored artifacts loadable. Use as a context manager or call `close()`.
+    """
+
+    def __init__(self, *, wasm_path: Path | None = None, cache_dir: Path | None = None,
+                 signing_key: bytes | None = None) -> None:
+        wasm_path = wasm_path or build.WASM_PATH
+        if not wasm_path.exists():
+            raise GuestCrash(f"guest not built: {wasm_path} is missing (run python -m sandbox.build)")
+        wasm = wasm_path.read_bytes()
+        self.build_id = hashlib.sha256(wasm + _WASMTIME_VERSION.encode()).hexdigest()[:32]
+        self.signing_key = signing_key or os.urandom(32)
+        config = wasmtime.Config()
+        config.epoch_interruption = True
+        config.max_wasm_stack = MAX_WASM_STACK
+        config.memory_may_move = False  # so an execution may cache the memory's base address
+        config.cranelift_opt_level = "speed"
+        self.wasmtime = wasmtime.Engine(config)
+        self.module = _load_module(self.wasmtime, wasm, cache_dir or build.BUILD / "cache",
+                                   self.build_id)
+        linker = wasmtime.Linker(self.wasmtime)
+        linker.define_wasi()
+        i32 = wasmtime.ValType.i32()
+        linker.define_func("flowbox", "call", wasmtime.FuncType([i32] * 4, [i32]),
+                           self._host_call)
+        self.instance_pre = linker.instantiate_pre(self.module)
+        # The execution running on each thread. A wasmtime store is used by
+        # one thread at a time and its host calls arrive on that thread, so
+        # this routes each call to its own execution without a global.
+        self._current = threading.local()
+        self._active = 0
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closed = False
+        self._ticker = threading.Thread(target=self._tick, name="flowbox-epoch", daemon=True)
+        self._ticker.start()
+        self._strip_types: Artifact | None = None
+
+    # -- public API --------------------------------------------------------
+
+    def compile(self, source: str, filename: str = "workflow.js") -> Artifact:
+        """Compiles JavaScript or TypeScript (by `filename`) to an artifact.
+        Raises CompileError with message, line and column."""
+        from .compiler import compile_source
+
+        return compile_source(self, source, filename)
+
+    def run(self, artifact: Artifact, event: Any = None, *,
+            capabilities: Mapping[str, Capability] | None = None,
+            data: Mapping[str, Any] | None = None, limits: Limits | None = None) -> RunResult:
+        """Runs an artifact's entry point once, in a fresh instance. Never
+        raises for anything user code does: failures are in `result.error`."""
+        from .execution import Execution
+
+        artifact.verify(self)
+        with Execution(self, limits or Limits(), capabilities or {}) as ex:
+            return ex.run(artifact, event, dict(data or {}))
+
+    def close(self) -> None:
+        """Stops the ticker. Runs in progress may no longer time out."""
+        self._closed = True
+        self._wake.set()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- used by Execution -------------------------------------------------
+
+    def enter(self, execution: Any) -> None:
+        self._current.execution = execution
+        with self._lock:
+            self._active += 1
+            self._wake.set()
+
+    def leave(self) -> None:
+        self._current.execution = None
+        with self._lock:
+            self._active -= 1
+            if self._active == 0:
+                self._wake.clear()
+
+    def _host_call(self, req_ptr: int, req_len: int, reply_ptr: int, reply_cap: int) -> int:
+        # Must never raise: wasmtime-py keeps a raised exception in a module
+        # global, which misroutes errors between threads.
+        try:
+            execution = getattr(self._current, "execution", None)
+            if execution is None:
+                return -1
+            result: int = execution.host_call(req_ptr, req_len, reply_ptr, reply_cap)
+            return result
+        except BaseException:  # noqa: BLE001 - see above; the guest traps on -1
+            return -1
+
+    def _tick(self) -> None:
+        while not self._closed:
+            self._wake.wait()
+            if self._closed:
+                return
+            self.wasmtime.increment_epoch()
+            time.sleep(TICK_SECONDS)
+
+
+def _load_module(engine: wasmtime.Engine, wasm: bytes, cache_dir: Path,
+                 build_id: str) -> wasmtime.Module:
+    """Compiles the guest once; later processes deserialize the cached
+    machine code (trusted: we wrote it, keyed by wasm hash and wasmtime)."""
+    path = cache_dir / f"guest-{build_id}.cwasm"
+    if path.exists():
+        try:
+            return wasmtime.Module.deserialize_file(engine, str(path))
+        except wasmtime.WasmtimeError:
+            path.unlink(missing_ok=True)  # stale or from another config
+    module = wasmtime.Module(engine, wasm)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(module.serialize())
+        tmp.replace(path)
+    except OSError:
+        pass  # a read-only cache only costs compile time
+    return module

@@ -1,0 +1,261 @@
+"""One execution: a fresh wasmtime store and guest instance, the host side
+of the call protocol, and the translation of traps into our errors.
+
+An Execution is used once and thrown away, trapped or not: nothing of one
+execution can reach the next. It holds no ambient authority: WASI gets no
+arguments, environment, preopened directories or inherited stdio.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import time
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+import wasmtime
+from wasmtime import _bindings as ffi
+
+from . import protocol
+from .errors import (
+    LIMIT_ERRORS,
+    ExecutionFailure,
+    GuestCrash,
+    MemoryLimitExceeded,
+    NeverSettled,
+    ResultLimitExceeded,
+    SandboxError,
+    StackLimitExceeded,
+    UserError,
+)
+from .limits import Limits, Meter
+from .protocol import Capability, CapabilityError, Failure
+from .result import LogEntry, RunResult
+
+if TYPE_CHECKING:
+    from .artifact import Artifact
+    from .engine import Engine
+
+LOG_LEVELS = frozenset(("log", "info", "warn", "error", "debug"))
+_OK_NULL = b"onull"
+
+# wasmtime calls the deadline callback every epoch tick while the guest runs;
+# returning an error traps the guest. wasmtime-py has no wrapper for it yet.
+_set_deadline_callback = ffi._wasmtime_store_epoch_deadline_callback
+_DeadlineCallback = _set_deadline_callback.argtypes[1]
+_NO_FINALIZER = _set_deadline_callback.argtypes[3]()
+
+
+class Execution:
+    """A fresh guest instance for one compile or one run."""
+
+    def __init__(self, engine: Engine, limits: Limits,
+                 capabilities: Mapping[str, Capability]) -> None:
+        self.engine = engine
+        self.limits = limits
+        self.capabilities = capabilities
+        self.meter = Meter(limits)
+        self.logs: list[LogEntry] = []
+        self.breach: str | None = None
+        self.internal_error: str | None = None
+        self._pending_reply = b""
+        self._started = 0.0
+        self._cpu_started = 0.0
+        self._deadline = 0.0
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def __enter__(self) -> Execution:
+        self._started = time.monotonic()
+        self._cpu_started = time.thread_time()
+        self._deadline = self._started + self.limits.timeout
+        store = wasmtime.Store(self.engine.wasmtime)
+        store.set_limits(memory_size=self.limits.store_memory_bytes(), instances=1)
+        store.set_wasi(wasmtime.WasiConfig())
+        store.set_epoch_deadline(1)
+        self._on_deadline = _DeadlineCallback(self._check_deadline)
+        _set_deadline_callback(store.ptr(), self._on_deadline, None, _NO_FINALIZER)
+        self.store = store
+        self.engine.enter(self)
+        try:
+            instance = self.engine.instance_pre.instantiate(store)
+            exports = instance.exports(store)
+            self.memory = exports["memory"]
+            self._fn = {name: exports[name] for name in
+                        ("fb_alloc", "fb_init", "fb_compile", "fb_run")}
+            exports["_initialize"](store)
+            self._base = ctypes.addressof(self.memory.data_ptr(store).contents)
+            if self._fn["fb_init"](store, self.limits.memory, self.limits.stack) != 0:
+                raise GuestCrash("the guest failed to start")
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.engine.leave()
+        self.store.close()
+
+    # -- memory --------------------------------------------------------------
+
+    def _write(self, data: bytes) -> int:
+        """Copies bytes (plus a NUL, which QuickJS wants) into guest memory."""
+        ptr: int = self._fn["fb_alloc"](self.store, len(data) + 1)
+        if not ptr:
+            raise MemoryLimitExceeded(self.limits.memory, "input does not fit in memory")
+        ctypes.memmove(self._base + ptr, data + b"\0", len(data) + 1)
+        return ptr
+
+    def _read(self, ptr: int, length: int) -> bytes:
+        return ctypes.string_at(self._base + ptr, length)
+
+    # -- compile and run -----------------------------------------------------
+
+    def compile(self, source: bytes, filename: str) -> tuple[dict[str, Any], bytes] | Failure:
+        """Compiles a module in this instance; raises LimitExceeded or
+        GuestCrash when the compiler itself was stopped."""
+        src = self._write(source)
+        name = self._write(filename.encode())
+        out = self._call(lambda: self._fn["fb_compile"](self.store, src, len(source), name),
+                         limit_result=False)
+        return protocol.parse_compile_output(out)
+
+    def run(self, artifact: Artifact, event: Any, data: dict[str, Any]) -> RunResult:
+        """Runs the artifact's entry point; never raises for user failures."""
+        try:
+            payload = json.dumps({
+                "export": artifact.export, "event": event, "data": data,
+                "caps": {name: list(cap.methods) for name, cap in self.capabilities.items()},
+            }, allow_nan=False).encode()
+            bc = self._write(artifact.bytecode)
+            inp = self._write(payload)
+            out = self._call(lambda: self._fn["fb_run"](self.store, bc, len(artifact.bytecode),
+                                                       inp, len(payload)))
+            parsed = protocol.parse_run_output(out)
+            if isinstance(parsed, Failure):
+                return self._result(error=failure_error(parsed, self.limits))
+            return self._result(value=json.loads(parsed) if parsed else None)
+        except SandboxError as exc:
+            return self._result(error=exc)
+
+    def _result(self, value: Any = None, error: SandboxError | None = None) -> RunResult:
+        return RunResult(value=value, error=error, logs=self.logs,
+                         duration=time.monotonic() - self._started,
+                         cpu=time.thread_time() - self._cpu_started,
+                         host_calls=self.meter.host_calls)
+
+    def _call(self, fn: Callable[[], int], limit_result: bool = True) -> bytes:
+        """Calls into the guest and returns its output buffer; a trap becomes
+        the error that explains it."""
+        try:
+            packed = fn() & 0xFFFFFFFFFFFFFFFF
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
+            raise self._explain_trap(exc) from None
+        ptr, length = packed & 0xFFFFFFFF, packed >> 32
+        if limit_result and length - 1 > self.limits.result_bytes:
+            raise ResultLimitExceeded(self.limits.result_bytes,
+                                      f"the result is {length - 1} bytes")
+        return self._read(ptr, length)
+
+    def _explain_trap(self, exc: Exception) -> SandboxError:
+        if self.breach is not None:
+            return LIMIT_ERRORS[self.breach](getattr(self.limits, self.breach))
+        if self.internal_error is not None:
+            return GuestCrash(self.internal_error)
+        code = exc.trap_code if isinstance(exc, wasmtime.Trap) else None
+        text = str(exc)
+        # With --stack-first an overflowing shadow stack runs below address
+        # 0 and faults out of bounds; a deep native stack exhausts wasmtime's.
+        if code in (wasmtime.TrapCode.STACK_OVERFLOW, wasmtime.TrapCode.MEMORY_OUT_OF_BOUNDS):
+            return StackLimitExceeded(self.limits.stack, "call stack exhausted")
+        if self.memory.data_len(self.store) + 2 * 65536 > self.limits.store_memory_bytes():
+            return MemoryLimitExceeded(self.limits.memory)
+        return GuestCrash(f"the engine trapped: {text.splitlines()[0] if text else code}")
+
+    # -- host side of the protocol ---------------------------------------------
+
+    def _check_deadline(self, _ctx: Any, _data: Any, delta: Any, kind: Any) -> int:
+        """Epoch tick: continue for one more tick, or trap on a breach."""
+        try:
+            if time.monotonic() >= self._deadline:
+                self.breach = self.breach or "timeout"
+            elif time.thread_time() - self._cpu_started >= self.limits.cpu:
+                self.breach = self.breach or "cpu"
+            if self.breach is None:
+                delta[0] = 1
+                kind[0] = 0  # WASMTIME_UPDATE_DEADLINE_CONTINUE
+                return 0
+        except BaseException:  # noqa: BLE001 - must not raise into wasmtime
+            self.internal_error = "deadline check failed"
+        err = ffi.wasmtime_error_new(b"flowbox: execution stopped")
+        return ctypes.cast(err, ctypes.c_void_p).value or 0
+
+    def host_call(self, req_ptr: int, req_len: int, reply_ptr: int, reply_cap: int) -> int:
+        """Serves one host call; returns the reply length (see protocol.py)."""
+        if req_ptr == 0 and req_len == 0:
+            reply, self._pending_reply = self._pending_reply, b""
+        else:
+            reply = self._serve(self._read(req_ptr, req_len))
+        if len(reply) <= reply_cap:
+            ctypes.memmove(self._base + reply_ptr, reply, len(reply))
+        else:
+            self._pending_reply = reply
+        return len(reply)
+
+    def _serve(self, request: bytes) -> bytes:
+        try:
+            cap, method, args = protocol.decode_request(request)
+        except protocol.ProtocolError as exc:
+            return protocol.encode_error("TypeError", str(exc))
+        if cap == "console":
+            return self._console(method, args)
+        if cap == "timer":
+            return self._sleep(args)
+        if self.meter.charge_host_call():
+            self.breach = "host_calls"
+            return protocol.FATAL_REPLY
+        return self._dispatch(cap, method, args)
+
+    def _console(self, level: str, parts: list[Any]) -> bytes:
+        message = " ".join(str(p) for p in parts)
+        if self.meter.charge_log(len(message.encode()) + 1):
+            self.breach = "log_bytes"
+            return protocol.FATAL_REPLY
+        self.logs.append(LogEntry(level if level in LOG_LEVELS else "log", message, time.time()))
+        return _OK_NULL
+
+    def _sleep(self, args: list[Any]) -> bytes:
+        delay = args[0] / 1000 if args and isinstance(args[0], (int, float)) else 0.0
+        remaining = self._deadline - time.monotonic()
+        if delay >= remaining:
+            # The timer cannot fire before the deadline: fail now, not later.
+            time.sleep(max(remaining, 0))
+            self.breach = "timeout"
+            return protocol.FATAL_REPLY
+        time.sleep(max(delay, 0))
+        return _OK_NULL
+
+    def _dispatch(self, cap: str, method: str, args: list[Any]) -> bytes:
+        capability = self.capabilities.get(cap)
+        if capability is None or method not in capability.methods:
+            return protocol.encode_error("TypeError", f"{cap}.{method} is not a function")
+        try:
+            return protocol.encode_ok(capability.call(method, args))
+        except CapabilityError as exc:
+            return protocol.encode_error(exc.name, exc.message)
+        except Exception as exc:  # noqa: BLE001 - a binding bug must not crash the host
+            return protocol.encode_error("Error", f"{cap}.{method} failed: "
+                                                  f"internal error ({type(exc).__name__})")
+
+
+def failure_error(failure: Failure, limits: Limits) -> ExecutionFailure:
+    """The error for a failure the guest reported (it did not trap)."""
+    if failure.reason == "memory":
+        return MemoryLimitExceeded(limits.memory, failure.message)
+    if failure.reason == "stack":
+        return StackLimitExceeded(limits.stack, failure.message)
+    if failure.reason == "never_settled":
+        return NeverSettled(failure.message)
+    if failure.reason == "not_serializable":
+        return UserError("TypeError", f"the result is not JSON-serializable: {failure.message}")
+    return UserError(failure.name, failure.message, failure.stack)

@@ -1,0 +1,231 @@
+/* Web-platform globals that workflow code expects and QuickJS lacks:
+ * console (to the host), crypto, structuredClone, a fetch that explains its
+ * absence, and lazily loaded TextEncoder/TextDecoder/URL/URLSearchParams
+ * (js/web.js, compiled only when first touched, so runs that never use them
+ * pay nothing). */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "guest.h"
+
+static const char *const console_levels[] = {"log", "info", "warn", "error", "debug"};
+static const char *const lazy_names[] = {"TextEncoder", "TextDecoder", "URL", "URLSearchParams"};
+#define N_LAZY (sizeof(lazy_names) / sizeof(lazy_names[0]))
+
+/* ---- console ---------------------------------------------------------- */
+
+/* Formats one console argument the way browsers roughly do: strings as
+ * they are, errors with their stack, plain objects as JSON. */
+static JSValue format_one(JSContext *ctx, JSValueConst v) {
+    if (JS_IsString(v)) return JS_DupValue(ctx, v);
+    if (JS_IsError(v)) {
+        JSValue stack = JS_GetPropertyStr(ctx, v, "stack");
+        if (JS_IsString(stack)) return stack;
+        JS_FreeValue(ctx, stack);
+    } else if (JS_IsObject(v) && !JS_IsFunction(ctx, v)) {
+        JSValue json = JS_JSONStringify(ctx, v, JS_UNDEFINED, JS_UNDEFINED);
+        if (JS_IsString(json)) return json;
+        JS_FreeValue(ctx, json);
+        JS_FreeValue(ctx, JS_GetException(ctx));
+    }
+    JSValue s = JS_ToString(ctx, v);
+    if (JS_IsException(s)) {
+        JS_FreeValue(ctx, JS_GetException(ctx));
+        return JS_NewString(ctx, "[unprintable]");
+    }
+    return s;
+}
+
+static JSValue js_console(JSContext *ctx, JSValueConst this_val, int argc,
+                          JSValueConst *argv, int magic) {
+    (void)this_val;
+    JSValue parts = JS_NewArray(ctx);
+    for (int i = 0; i < argc; i++)
+        JS_SetPropertyUint32(ctx, parts, (uint32_t)i, format_one(ctx, argv[i]));
+    fb_reply reply;
+    int rc = fb_host_request(ctx, "console", console_levels[magic], parts, &reply);
+    JS_FreeValue(ctx, parts);
+    if (rc < 0) return JS_EXCEPTION;
+    fb_reply_free(&reply);
+    return JS_UNDEFINED;
+}
+
+static void install_console(JSContext *ctx, JSValueConst global) {
+    JSValue console = JS_NewObject(ctx);
+    for (int i = 0; i < 5; i++)
+        JS_SetPropertyStr(ctx, console, console_levels[i],
+                          JS_NewCFunctionMagic(ctx, js_console, console_levels[i], 1,
+                                               JS_CFUNC_generic_magic, i));
+    JS_SetPropertyStr(ctx, global, "console", console);
+}
+
+/* ---- crypto ----------------------------------------------------------- */
+
+static int fill_random(uint8_t *buf, size_t len) {
+    while (len) {
+        size_t n = len > 256 ? 256 : len; /* getentropy's per-call cap */
+        if (getentropy(buf, n) != 0) return -1;
+        buf += n;
+        len -= n;
+    }
+    return 0;
+}
+
+static JSValue js_get_random_values(JSContext *ctx, JSValueConst this_val, int argc,
+                                    JSValueConst *argv) {
+    (void)this_val;
+    int type = argc ? JS_GetTypedArrayType(argv[0]) : -1;
+    if (type < JS_TYPED_ARRAY_UINT8C || type > JS_TYPED_ARRAY_BIG_UINT64 ||
+        type == JS_TYPED_ARRAY_FLOAT32 || type == JS_TYPED_ARRAY_FLOAT64)
+        return JS_ThrowTypeError(ctx, "crypto.getRandomValues: argument must be an integer typed array");
+    size_t offset, length, elem;
+    JSValue ab = JS_GetTypedArrayBuffer(ctx, argv[0], &offset, &length, &elem);
+    if (JS_IsException(ab)) return ab;
+    size_t size;
+    uint8_t *data = JS_GetArrayBuffer(ctx, &size, ab);
+    JS_FreeValue(ctx, ab);
+    if (length > 65536)
+        return JS_ThrowRangeError(ctx, "crypto.getRandomValues: at most 65536 bytes per call");
+    if (!data || fill_random(data + offset, length) < 0)
+        return JS_ThrowInternalError(ctx, "crypto.getRandomValues: no entropy");
+    return JS_DupValue(ctx, argv[0]);
+}
+
+static JSValue js_random_uuid(JSContext *ctx, JSValueConst this_val, int argc,
+                              JSValueConst *argv) {
+    (void)this_val, (void)argc, (void)argv;
+    uint8_t b[16];
+    if (fill_random(b, sizeof b) < 0)
+        return JS_ThrowInternalError(ctx, "crypto.randomUUID: no entropy");
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+    static const char hex[] = "0123456789abcdef";
+    char out[37];
+    int j = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) out[j++] = '-';
+        out[j++] = hex[b[i] >> 4];
+        out[j++] = hex[b[i] & 15];
+    }
+    out[j] = 0;
+    return JS_NewString(ctx, out);
+}
+
+static void install_crypto(JSContext *ctx, JSValueConst global) {
+    JSValue crypto = JS_NewObject(ctx);
+    JS_SetPropertyStr(ctx, crypto, "getRandomValues",
+                      JS_NewCFunction(ctx, js_get_random_values, "getRandomValues", 1));
+    JS_SetPropertyStr(ctx, crypto, "randomUUID",
+                      JS_NewCFunction(ctx, js_random_uuid, "randomUUID", 0));
+    JS_SetPropertyStr(ctx, global, "crypto", crypto);
+}
+
+/* ---- structuredClone, fetch ------------------------------------------- */
+
+static JSValue js_structured_clone(JSContext *ctx, JSValueConst this_val, int argc,
+                                   JSValueConst *argv) {
+    (void)this_val;
+    JSValueConst v = argc ? argv[0] : JS_UNDEFINED;
+    size_t len;
+    uint8_t *buf = JS_WriteObject(ctx, &len, v, JS_WRITE_OBJ_REFERENCE);
+    if (!buf) {
+        JS_FreeValue(ctx, JS_GetException(ctx));
+        return JS_ThrowTypeError(ctx, "structuredClone: value could not be cloned (DataCloneError)");
+    }
+    JSValue copy = JS_ReadObject(ctx, buf, len, JS_READ_OBJ_REFERENCE);
+    js_free(ctx, buf);
+    return copy;
+}
+
+static JSValue js_fetch(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv) {
+    (void)this_val, (void)argc, (void)argv;
+    return JS_ThrowTypeError(ctx, "fetch is not available: Flowbox workflows have no network "
+                                  "access; use the bindings you were given");
+}
+
+/* ---- lazy web classes (js/web.js) ------------------------------------- */
+
+static JSValue js_utf8_encode(JSContext *ctx, JSValueConst this_val, int argc,
+                              JSValueConst *argv) {
+    (void)this_val;
+    size_t len;
+    const char *s = JS_ToCStringLen(ctx, &len, argc ? argv[0] : JS_UNDEFINED);
+    if (!s) return JS_EXCEPTION;
+    JSValue out = JS_NewUint8ArrayCopy(ctx, (const uint8_t *)s, len);
+    JS_FreeCString(ctx, s);
+    return out;
+}
+
+static JSValue js_utf8_decode(JSContext *ctx, JSValueConst this_val, int argc,
+                              JSValueConst *argv) {
+    (void)this_val;
+    size_t len = 0;
+    uint8_t *p = argc ? JS_GetUint8Array(ctx, &len, argv[0]) : NULL;
+    if (!p) return JS_EXCEPTION;
+    return JS_NewStringLen(ctx, (const char *)p, len);
+}
+
+static JSValue load_web(JSContext *ctx) {
+    JSValue factory = fb_builtin_eval_script(ctx, "web");
+    if (JS_IsException(factory)) return factory;
+    JSValue native = JS_NewObject(ctx);
+    JS_SetPropertyStr(ctx, native, "utf8Encode",
+                      JS_NewCFunction(ctx, js_utf8_encode, "utf8Encode", 1));
+    JS_SetPropertyStr(ctx, native, "utf8Decode",
+                      JS_NewCFunction(ctx, js_utf8_decode, "utf8Decode", 1));
+    JSValue classes = JS_Call(ctx, factory, JS_UNDEFINED, 1, (JSValueConst *)&native);
+    JS_FreeValue(ctx, factory);
+    JS_FreeValue(ctx, native);
+    return classes;
+}
+
+static JSValue js_lazy_get(JSContext *ctx, JSValueConst this_val, int argc,
+                           JSValueConst *argv, int magic) {
+    (void)this_val, (void)argc, (void)argv;
+    JSValue classes = load_web(ctx);
+    if (JS_IsException(classes)) return classes;
+    JSValue global = JS_GetGlobalObject(ctx);
+    for (size_t i = 0; i < N_LAZY; i++)
+        JS_DefinePropertyValueStr(ctx, global, lazy_names[i],
+                                  JS_GetPropertyStr(ctx, classes, lazy_names[i]),
+                                  JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE);
+    JS_FreeValue(ctx, global);
+    JSValue wanted = JS_GetPropertyStr(ctx, classes, lazy_names[magic]);
+    JS_FreeValue(ctx, classes);
+    return wanted;
+}
+
+static JSValue js_lazy_set(JSContext *ctx, JSValueConst this_val, int argc,
+                           JSValueConst *argv, int magic) {
+    (void)this_val;
+    JSValue global = JS_GetGlobalObject(ctx);
+    JS_DefinePropertyValueStr(ctx, global, lazy_names[magic],
+                              JS_DupValue(ctx, argc ? argv[0] : JS_UNDEFINED),
+                              JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE);
+    JS_FreeValue(ctx, global);
+    return JS_UNDEFINED;
+}
+
+static void install_lazy(JSContext *ctx, JSValueConst global) {
+    for (size_t i = 0; i < N_LAZY; i++) {
+        JSValue get = JS_NewCFunctionMagic(ctx, js_lazy_get, lazy_names[i], 0,
+                                           JS_CFUNC_generic_magic, (int)i);
+        JSValue set = JS_NewCFunctionMagic(ctx, js_lazy_set, lazy_names[i], 1,
+                                           JS_CFUNC_generic_magic, (int)i);
+        JSAtom atom = JS_NewAtom(ctx, lazy_names[i]);
+        JS_DefinePropertyGetSet(ctx, global, atom, get, set, JS_PROP_CONFIGURABLE);
+        JS_FreeAtom(ctx, atom);
+    }
+}
+
+int fb_globals_install(JSContext *ctx) {
+    JSValue global = JS_GetGlobalObject(ctx);
+    install_console(ctx, global);
+    install_crypto(ctx, global);
+    install_lazy(ctx, global);
+    JS_SetPropertyStr(ctx, global, "structuredClone",
+                      JS_NewCFunction(ctx, js_structured_clone, "structuredClone", 1));
+    JS_SetPropertyStr(ctx, global, "fetch", JS_NewCFunction(ctx, js_fetch, "fetch", 1));
+    JS_FreeValue(ctx, global);
+    return 0;
+}

@@ -1,0 +1,49 @@
+/* Shared declarations of the Flowbox guest: a QuickJS-NG runtime compiled
+ * to a wasm32-wasi reactor. The host drives it through the fb_* exports
+ * (shim.c); the guest reaches the host through one import (host.c). */
+#ifndef FLOWBOX_GUEST_H
+#define FLOWBOX_GUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "quickjs.h"
+
+#define FB_EXPORT(name) __attribute__((export_name(name)))
+#define FB_IMPORT(name) __attribute__((import_module("flowbox"), import_name(name)))
+
+/* Why a run ended without a value; mirrored by sandbox/protocol.py. */
+#define FB_REASON_THREW "threw"
+#define FB_REASON_NEVER_SETTLED "never_settled"
+#define FB_REASON_MEMORY "memory"
+#define FB_REASON_STACK "stack"
+#define FB_REASON_RESULT "not_serializable"
+
+/* alloc.c: allocator with a byte limit and an out-of-memory flag. */
+extern const JSMallocFunctions fb_malloc_functions;
+void fb_alloc_set_limit(size_t limit);
+int fb_alloc_oom_seen(void);
+
+/* host.c: the single host import. */
+typedef struct {
+    char status;        /* 'o' ok, 'e' error reply */
+    const char *json;   /* reply payload (JSON text), owned by the reply */
+    size_t json_len;
+    uint8_t *owned;     /* heap buffer to free, or NULL when in scratch */
+} fb_reply;
+int fb_host_request(JSContext *ctx, const char *cap, const char *method,
+                    JSValueConst args, fb_reply *reply);
+void fb_reply_free(fb_reply *reply);
+JSValue fb_reply_to_promise(JSContext *ctx, fb_reply *reply);
+JSValue fb_capability_new(JSContext *ctx, JSValueConst name, JSValueConst methods);
+
+/* globals.c: console, crypto, encoding, structuredClone, fetch stub. */
+int fb_globals_install(JSContext *ctx);
+/* timers.c */
+int fb_timers_install(JSContext *ctx);
+int64_t fb_timers_next_delay_ms(void);   /* -1: no timer pending */
+void fb_timers_fire_due(JSContext *ctx);
+/* modules.c: built-in modules and the import policy. */
+void fb_modules_install(JSRuntime *rt);
+JSValue fb_builtin_eval_script(JSContext *ctx, const char *name);
+
+#endif

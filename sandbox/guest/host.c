@@ -1,0 +1,147 @@
+/* The one door to the host: `flowbox.call`. A request is the JSON text
+ * [capability, method, args]; the reply is one status byte followed by JSON:
+ *   'o' value          the call succeeded
+ *   'e' {name,message} the call failed; user code sees a rejected promise
+ *   'f' (anything)     a limit was breached; the execution must stop now
+ * Small replies land in a static scratch buffer (one crossing). A reply that
+ * does not fit is kept by the host and fetched with a second call whose
+ * request is empty. */
+#include <stdlib.h>
+#include <string.h>
+#include "guest.h"
+
+FB_IMPORT("call")
+int32_t flowbox_call(const char *req, uint32_t req_len, uint8_t *reply, uint32_t cap);
+
+#define SCRATCH_SIZE 8192
+static uint8_t scratch[SCRATCH_SIZE];
+
+/* The host said stop (a limit it enforces was breached). The host already
+ * knows why; trapping makes sure user code cannot catch and carry on. */
+static _Noreturn void fatal(void) { __builtin_trap(); }
+
+int fb_host_request(JSContext *ctx, const char *cap, const char *method,
+                    JSValueConst args, fb_reply *reply) {
+    JSValue msg = JS_NewArray(ctx);
+    JS_SetPropertyUint32(ctx, msg, 0, JS_NewString(ctx, cap));
+    JS_SetPropertyUint32(ctx, msg, 1, JS_NewString(ctx, method));
+    JS_SetPropertyUint32(ctx, msg, 2, JS_DupValue(ctx, args));
+    JSValue text = JS_JSONStringify(ctx, msg, JS_UNDEFINED, JS_UNDEFINED);
+    JS_FreeValue(ctx, msg);
+    if (JS_IsException(text)) return -1;
+    size_t len;
+    const char *req = JS_ToCStringLen(ctx, &len, text);
+    JS_FreeValue(ctx, text);
+    if (!req) return -1;
+    int32_t n = flowbox_call(req, (uint32_t)len, scratch, SCRATCH_SIZE);
+    JS_FreeCString(ctx, req);
+    if (n < 1) fatal();
+    uint8_t *buf = scratch;
+    reply->owned = NULL;
+    if (n > SCRATCH_SIZE) {
+        buf = malloc((size_t)n);
+        if (!buf) fatal();
+        if (flowbox_call(NULL, 0, buf, (uint32_t)n) != n) fatal();
+        reply->owned = buf;
+    }
+    if (buf[0] == 'f') fatal();
+    reply->status = (char)buf[0];
+    reply->json = (const char *)buf + 1;
+    reply->json_len = (size_t)n - 1;
+    return 0;
+}
+
+void fb_reply_free(fb_reply *reply) {
+    free(reply->owned);
+    reply->owned = NULL;
+}
+
+static JSValue reply_error(JSContext *ctx, JSValueConst detail) {
+    JSValue err = JS_NewError(ctx);
+    JSValue message = JS_GetPropertyStr(ctx, detail, "message");
+    JSValue name = JS_GetPropertyStr(ctx, detail, "name");
+    JS_DefinePropertyValueStr(ctx, err, "message", message,
+                              JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE);
+    if (JS_IsString(name))
+        JS_DefinePropertyValueStr(ctx, err, "name", name,
+                                  JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE);
+    else
+        JS_FreeValue(ctx, name);
+    return err;
+}
+
+/* Turns a reply into a settled promise: binding methods are async. */
+JSValue fb_reply_to_promise(JSContext *ctx, fb_reply *reply) {
+    JSValue value = JS_ParseJSON(ctx, reply->json, reply->json_len, "<host>");
+    fb_reply_free(reply);
+    if (JS_IsException(value)) return JS_EXCEPTION;
+    JSValue funcs[2];
+    JSValue promise = JS_NewPromiseCapability(ctx, funcs);
+    if (JS_IsException(promise)) {
+        JS_FreeValue(ctx, value);
+        return promise;
+    }
+    JSValue arg = value;
+    int which = 0;
+    if (reply->status != 'o') {
+        arg = reply_error(ctx, value);
+        JS_FreeValue(ctx, value);
+        which = 1;
+    }
+    JSValue r = JS_Call(ctx, funcs[which], JS_UNDEFINED, 1, &arg);
+    JS_FreeValue(ctx, r);
+    JS_FreeValue(ctx, arg);
+    JS_FreeValue(ctx, funcs[0]);
+    JS_FreeValue(ctx, funcs[1]);
+    return promise;
+}
+
+static JSValue capability_call(JSContext *ctx, JSValueConst this_val, int argc,
+                               JSValueConst *argv, int magic, JSValueConst *data) {
+    (void)this_val;
+    (void)magic;
+    JSValue args = JS_NewArray(ctx);
+    for (int i = 0; i < argc; i++)
+        JS_SetPropertyUint32(ctx, args, (uint32_t)i, JS_DupValue(ctx, argv[i]));
+    const char *cap = JS_ToCString(ctx, data[0]);
+    const char *method = JS_ToCString(ctx, data[1]);
+    fb_reply reply;
+    int rc = -1;
+    if (cap && method) rc = fb_host_request(ctx, cap, method, args, &reply);
+    JS_FreeCString(ctx, cap);
+    JS_FreeCString(ctx, method);
+    JS_FreeValue(ctx, args);
+    if (rc < 0) {
+        /* Arguments that JSON cannot carry: reject like any async failure. */
+        JSValue err = JS_GetException(ctx);
+        JSValue funcs[2];
+        JSValue promise = JS_NewPromiseCapability(ctx, funcs);
+        JSValue r = JS_Call(ctx, funcs[1], JS_UNDEFINED, 1, &err);
+        JS_FreeValue(ctx, r);
+        JS_FreeValue(ctx, err);
+        JS_FreeValue(ctx, funcs[0]);
+        JS_FreeValue(ctx, funcs[1]);
+        return promise;
+    }
+    return fb_reply_to_promise(ctx, &reply);
+}
+
+/* A frozen object whose methods forward to the host capability `name`. */
+JSValue fb_capability_new(JSContext *ctx, JSValueConst name, JSValueConst methods) {
+    JSValue obj = JS_NewObject(ctx);
+    int64_t n = 0;
+    if (JS_GetLength(ctx, methods, &n) < 0) n = 0;
+    for (int64_t i = 0; i < n; i++) {
+        JSValue method = JS_GetPropertyUint32(ctx, methods, (uint32_t)i);
+        JSValue data[2] = {name, method};
+        const char *mname = JS_ToCString(ctx, method);
+        if (mname) {
+            JSValue fn = JS_NewCFunctionData2(ctx, capability_call, mname, 0, 0, 2, data);
+            JS_SetPropertyStr(ctx, obj, mname, fn);
+            JS_FreeCString(ctx, mname);
+        }
+        JS_FreeValue(ctx, method);
+    }
+    JS_FreezeObject(ctx, obj);
+    return obj;
+}

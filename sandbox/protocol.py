@@ -1,0 +1,103 @@
+"""The wire format between host and guest, as pure functions.
+
+A host call from the guest is the UTF-8 JSON text ``[capability, method,
+args]``. The reply is one status byte and JSON: ``o`` + value, ``e`` +
+``{"name", "message"}`` (user code sees a rejected promise), or ``f`` (a
+limit was breached: the guest traps at once so nothing can catch it).
+
+fb_compile and fb_run answer with ``o`` + payload or ``e`` + ``{"reason",
+"error"}``; see sandbox/guest/shim.c.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+from typing import Any, Protocol, Sequence
+
+OK = ord("o")
+ERROR = ord("e")
+FATAL_REPLY = b"f"
+
+
+class CapabilityError(Exception):
+    """Raised by a capability for a failure that user code should see as a
+    JavaScript error with this name and message."""
+
+    def __init__(self, message: str, name: str = "Error") -> None:
+        super().__init__(message)
+        self.name = name
+        self.message = message
+
+
+class Capability(Protocol):
+    """A host object handed to user code: its methods become async JS
+    functions on the binding of the same name."""
+
+    methods: Sequence[str]
+
+    def call(self, method: str, args: list[Any]) -> Any:
+        """Runs one method; returns a JSON-serializable value or raises
+        CapabilityError."""
+        ...
+
+
+class ProtocolError(ValueError):
+    """A message that does not follow the protocol."""
+
+
+def decode_request(data: bytes) -> tuple[str, str, list[Any]]:
+    """Parses ``[capability, method, args]``."""
+    try:
+        msg = json.loads(data)
+    except ValueError as exc:
+        raise ProtocolError(f"host call is not JSON: {exc}") from None
+    if (not isinstance(msg, list) or len(msg) != 3 or not isinstance(msg[0], str)
+            or not isinstance(msg[1], str) or not isinstance(msg[2], list)):
+        raise ProtocolError("host call must be [capability, method, args]")
+    return msg[0], msg[1], msg[2]
+
+
+def encode_ok(value: Any) -> bytes:
+    return b"o" + json.dumps(value, separators=(",", ":"), ensure_ascii=False,
+                             allow_nan=False).encode()
+
+
+def encode_error(name: str, message: str) -> bytes:
+    return b"e" + json.dumps({"name": name, "message": message}, ensure_ascii=False).encode()
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What the guest said about an execution or compilation that failed."""
+
+    reason: str  # syntax | module | threw | never_settled | memory | stack | not_serializable | input
+    name: str
+    message: str
+    stack: str | None
+
+
+def _failure(payload: bytes) -> Failure:
+    doc = json.loads(payload)
+    err = doc.get("error") or {}
+    stack = err.get("stack")
+    return Failure(reason=str(doc.get("reason", "threw")), name=str(err.get("name", "Error")),
+                   message=str(err.get("message", "")),
+                   stack=stack if isinstance(stack, str) else None)
+
+
+def parse_compile_output(buf: bytes) -> tuple[dict[str, Any], bytes] | Failure:
+    """``o`` + u32 metadata length + metadata JSON + bytecode, or a Failure."""
+    if not buf or buf[0] != OK:
+        return _failure(buf[1:])
+    (meta_len,) = struct.unpack_from("<I", buf, 1)
+    meta = json.loads(buf[5:5 + meta_len])
+    return meta, bytes(buf[5 + meta_len:])
+
+
+def parse_run_output(buf: bytes) -> bytes | Failure:
+    """The result's JSON text (empty for undefined), or a Failure."""
+    if not buf or buf[0] != OK:
+        return _failure(buf[1:])
+    return bytes(buf[1:])
