@@ -6,8 +6,8 @@ on PyPI (its ``upstream-quickjs/`` folder), checked against a sha256; the
 stripper is ``sucrase`` from npm through ``sandbox/guest/ts/package-lock.json``.
 A build runs only when a hash of every input differs from the last one.
 
-    python -m sandbox.build          # build what is out of date
-    python -m sandbox.build --force  # rebuild everything
+    python sandbox/build.py          # build what is out of date
+    python sandbox/build.py --force  # rebuild everything
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 import wasmtime
 
-from . import build
+from . import build, snapshot
 from .artifact import Artifact
 from .errors import GuestCrash
 from .limits import Limits
@@ -43,7 +43,7 @@ class Engine:
                  signing_key: bytes | None = None) -> None:
         wasm_path = wasm_path or build.WASM_PATH
         if not wasm_path.exists():
-            raise GuestCrash(f"guest not built: {wasm_path} is missing (run python -m sandbox.build)")
+            raise GuestCrash(f"guest not built: {wasm_path} is missing (run ./setup.sh or python sandbox/build.py)")
         wasm = wasm_path.read_bytes()
         self.build_id = hashlib.sha256(wasm + _WASMTIME_VERSION.encode()).hexdigest()[:32]
         self.signing_key = signing_key or os.urandom(32)
@@ -61,6 +61,7 @@ class Engine:
         linker.define_func("flowbox", "call", wasmtime.FuncType([i32] * 4, [i32]),
                            self._host_call)
         self.instance_pre = linker.instantiate_pre(self.module)
+        self.snapshot = snapshot.take(self.instance_pre, self.wasmtime)
         # The execution running on each thread. A wasmtime store is used by
         # one thread at a time and its host calls arrive on that thread, so
         # this routes each call to its own execution without a global.

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 import wasmtime
 from wasmtime import _bindings as ffi
 
-from . import protocol
+from . import protocol, snapshot
 from .errors import (
     LIMIT_ERRORS,
     ExecutionFailure,
@@ -82,10 +82,9 @@ class Execution:
             exports = instance.exports(store)
             self.memory = exports["memory"]
             self._fn = {name: exports[name] for name in
-                        ("fb_alloc", "fb_init", "fb_compile", "fb_run")}
-            exports["_initialize"](store)
-            self._base = ctypes.addressof(self.memory.data_ptr(store).contents)
-            if self._fn["fb_init"](store, self.limits.memory, self.limits.stack) != 0:
+                        ("fb_alloc", "fb_reset", "fb_compile", "fb_run")}
+            self._base = snapshot.restore(self.engine.snapshot, self.memory, store)
+            if self._fn["fb_reset"](store, self.limits.memory, self.limits.stack) != 0:
                 raise GuestCrash("the guest failed to start")
         except BaseException:
             self.__exit__()

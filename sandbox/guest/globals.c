@@ -5,6 +5,7 @@
  * pay nothing). */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "guest.h"
 
@@ -120,6 +121,62 @@ static void install_crypto(JSContext *ctx, JSValueConst global) {
     JS_SetPropertyStr(ctx, global, "crypto", crypto);
 }
 
+/* ---- Math.random, performance.now -------------------------------------- */
+/* Ours rather than QuickJS's: executions start from a snapshot of an
+ * initialized guest (engine.py), so per-execution state must be set in
+ * fb_globals_reset, not at context creation. */
+
+static uint64_t rng_state = 1;
+static double time_origin_ms;
+
+static double monotonic_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static JSValue js_math_random(JSContext *ctx, JSValueConst this_val, int argc,
+                              JSValueConst *argv) {
+    (void)this_val, (void)argc, (void)argv;
+    /* xorshift64* */
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    uint64_t v = rng_state * 0x2545F4914F6CDD1DULL;
+    return JS_NewFloat64(ctx, (double)(v >> 11) * 0x1.0p-53);
+}
+
+static JSValue js_performance_now(JSContext *ctx, JSValueConst this_val, int argc,
+                                  JSValueConst *argv) {
+    (void)this_val, (void)argc, (void)argv;
+    return JS_NewFloat64(ctx, monotonic_ms() - time_origin_ms);
+}
+
+static void install_clock_and_random(JSContext *ctx, JSValueConst global) {
+    JSValue math = JS_GetPropertyStr(ctx, global, "Math");
+    JS_SetPropertyStr(ctx, math, "random", JS_NewCFunction(ctx, js_math_random, "random", 0));
+    JS_FreeValue(ctx, math);
+    JSValue perf = JS_GetPropertyStr(ctx, global, "performance");
+    JS_DefinePropertyValueStr(ctx, perf, "now", JS_NewCFunction(ctx, js_performance_now, "now", 0),
+                              JS_PROP_CONFIGURABLE | JS_PROP_WRITABLE);
+    JS_FreeValue(ctx, perf);
+}
+
+void fb_globals_reset(JSContext *ctx) {
+    if (fill_random((uint8_t *)&rng_state, sizeof rng_state) < 0 || rng_state == 0)
+        rng_state = 0x9E3779B97F4A7C15ULL;
+    time_origin_ms = monotonic_ms();
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    JSValue global = JS_GetGlobalObject(ctx);
+    JSValue perf = JS_GetPropertyStr(ctx, global, "performance");
+    JS_DefinePropertyValueStr(ctx, perf, "timeOrigin",
+                              JS_NewFloat64(ctx, (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6),
+                              JS_PROP_CONFIGURABLE | JS_PROP_ENUMERABLE);
+    JS_FreeValue(ctx, perf);
+    JS_FreeValue(ctx, global);
+}
+
 /* ---- structuredClone, fetch ------------------------------------------- */
 
 static JSValue js_structured_clone(JSContext *ctx, JSValueConst this_val, int argc,
@@ -222,6 +279,7 @@ int fb_globals_install(JSContext *ctx) {
     JSValue global = JS_GetGlobalObject(ctx);
     install_console(ctx, global);
     install_crypto(ctx, global);
+    install_clock_and_random(ctx, global);
     install_lazy(ctx, global);
     JS_SetPropertyStr(ctx, global, "structuredClone",
                       JS_NewCFunction(ctx, js_structured_clone, "structuredClone", 1));

@@ -1,6 +1,7 @@
 /* The Flowbox guest's exports. The host creates a fresh instance per
  * execution and calls, in order:
- *   fb_init(memory_limit, stack_size)
+ *   fb_init()                     builds the runtime and context
+ *   fb_reset(memory_limit, stack_size)
  *   fb_compile(source, name)      -> bytecode + entry metadata, or an error
  *   fb_run(bytecode, input_json)  -> the result, or an error
  * Buffers travel through fb_alloc; results come back as one u64 that packs
@@ -16,16 +17,24 @@ static JSContext *ctx;
 FB_EXPORT("fb_alloc") void *fb_alloc(size_t size) { return malloc(size); }
 FB_EXPORT("fb_free") void fb_free(void *ptr) { free(ptr); }
 
-FB_EXPORT("fb_init") int fb_init(uint32_t memory_limit, uint32_t stack_size) {
+/* The host may run fb_init once, snapshot linear memory, and start later
+ * instances from that snapshot; so fb_init must not depend on anything
+ * specific to one execution. That belongs in fb_reset. */
+FB_EXPORT("fb_init") int fb_init(void) {
     rt = JS_NewRuntime2(&fb_malloc_functions, NULL);
     if (!rt) return -1;
-    JS_SetMaxStackSize(rt, stack_size);
     JS_SetGCThreshold(rt, 1 << 20);
     fb_modules_install(rt);
     ctx = JS_NewContext(rt);
     if (!ctx) return -1;
     if (fb_globals_install(ctx) < 0 || fb_timers_install(ctx) < 0) return -1;
-    /* Set last: building the context must not count against user code. */
+    return JS_HasException(ctx) ? -1 : 0;
+}
+
+FB_EXPORT("fb_reset") int fb_reset(uint32_t memory_limit, uint32_t stack_size) {
+    JS_SetMaxStackSize(rt, stack_size);
+    JS_UpdateStackTop(rt);
+    fb_globals_reset(ctx);
     fb_alloc_set_limit(memory_limit);
     return 0;
 }

@@ -14,7 +14,7 @@ globalThis.__flowboxStripTypes = function (code, filePath) {
     return { code: out.code };
   } catch (e) {
     const loc = e && e.loc ? e.loc : null;
-    const message = String(e && e.message ? e.message : e).replace(/^Error transforming [^:]*: /, "");
+    const message = String(e && e.message ? e.message : e).replace(/^Error transforming [^:]*: /, "").replace(/ \(\d+:\d+\)$/, "");
     return { error: message, line: loc ? loc.line : null, column: loc ? loc.column + 1 : null };
   }
 };
