@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sandbox import Artifact, Engine, Limits, RunResult
+from sandbox import Artifact, Engine, RunResult
 
 
 @pytest.fixture(scope="session")
@@ -27,21 +27,3 @@ def run(engine: Engine):  # type: ignore[no-untyped-def]
         return engine.run(artifact, event, **kwargs)
 
     return _run
-
-
-SMALL = Limits(timeout=3.0, cpu=1.0, memory=32 * 1024 * 1024, host_calls=50,
-               log_bytes=4096, result_bytes=64 * 1024)
-
-
-class Recorder:
-    """A capability that records its calls and answers from a table."""
-
-    def __init__(self, methods: dict[str, Any]) -> None:
-        self.methods = list(methods)
-        self._answers = methods
-        self.calls: list[tuple[str, list[Any]]] = []
-
-    def call(self, method: str, args: list[Any]) -> Any:
-        self.calls.append((method, args))
-        answer = self._answers[method]
-        return answer(*args) if callable(answer) else answer

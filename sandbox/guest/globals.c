@@ -15,15 +15,37 @@ static const char *const lazy_names[] = {"TextEncoder", "TextDecoder", "URL", "U
 
 /* ---- console ---------------------------------------------------------- */
 
+/* "Name: message" followed by the stack frames, as Node prints an error. */
+static JSValue error_with_stack(JSContext *ctx, JSValueConst err) {
+    JSValue head = JS_ToString(ctx, err);
+    JSValue stack = JS_GetPropertyStr(ctx, err, "stack");
+    size_t hlen = 0, slen = 0;
+    const char *h = JS_IsException(head) ? NULL : JS_ToCStringLen(ctx, &hlen, head);
+    const char *st = JS_IsString(stack) ? JS_ToCStringLen(ctx, &slen, stack) : NULL;
+    JSValue out;
+    char *buf = malloc(hlen + slen + 2);
+    if (!buf) {
+        out = JS_ThrowOutOfMemory(ctx);
+    } else {
+        memcpy(buf, h ? h : "", hlen);
+        buf[hlen] = '\n';
+        memcpy(buf + hlen + 1, st ? st : "", slen);
+        out = JS_NewStringLen(ctx, buf, hlen + 1 + slen);
+        free(buf);
+    }
+    JS_FreeCString(ctx, h);
+    JS_FreeCString(ctx, st);
+    JS_FreeValue(ctx, head);
+    JS_FreeValue(ctx, stack);
+    return out;
+}
+
 /* Formats one console argument the way browsers roughly do: strings as
  * they are, errors with their stack, plain objects as JSON. */
 static JSValue format_one(JSContext *ctx, JSValueConst v) {
     if (JS_IsString(v)) return JS_DupValue(ctx, v);
-    if (JS_IsError(v)) {
-        JSValue stack = JS_GetPropertyStr(ctx, v, "stack");
-        if (JS_IsString(stack)) return stack;
-        JS_FreeValue(ctx, stack);
-    } else if (JS_IsObject(v) && !JS_IsFunction(ctx, v)) {
+    if (JS_IsError(v)) return error_with_stack(ctx, v);
+    if (JS_IsObject(v) && !JS_IsFunction(ctx, v)) {
         JSValue json = JS_JSONStringify(ctx, v, JS_UNDEFINED, JS_UNDEFINED);
         if (JS_IsString(json)) return json;
         JS_FreeValue(ctx, json);
@@ -156,10 +178,12 @@ static void install_clock_and_random(JSContext *ctx, JSValueConst global) {
     JSValue math = JS_GetPropertyStr(ctx, global, "Math");
     JS_SetPropertyStr(ctx, math, "random", JS_NewCFunction(ctx, js_math_random, "random", 0));
     JS_FreeValue(ctx, math);
-    JSValue perf = JS_GetPropertyStr(ctx, global, "performance");
-    JS_DefinePropertyValueStr(ctx, perf, "now", JS_NewCFunction(ctx, js_performance_now, "now", 0),
+    /* QuickJS's performance object keeps a read-only origin from context
+     * creation, which a snapshot would freeze; replace the whole object. */
+    JSValue perf = JS_NewObject(ctx);
+    JS_SetPropertyStr(ctx, perf, "now", JS_NewCFunction(ctx, js_performance_now, "now", 0));
+    JS_DefinePropertyValueStr(ctx, global, "performance", perf,
                               JS_PROP_CONFIGURABLE | JS_PROP_WRITABLE);
-    JS_FreeValue(ctx, perf);
 }
 
 void fb_globals_reset(JSContext *ctx) {
@@ -170,9 +194,8 @@ void fb_globals_reset(JSContext *ctx) {
     clock_gettime(CLOCK_REALTIME, &ts);
     JSValue global = JS_GetGlobalObject(ctx);
     JSValue perf = JS_GetPropertyStr(ctx, global, "performance");
-    JS_DefinePropertyValueStr(ctx, perf, "timeOrigin",
-                              JS_NewFloat64(ctx, (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6),
-                              JS_PROP_CONFIGURABLE | JS_PROP_ENUMERABLE);
+    JS_SetPropertyStr(ctx, perf, "timeOrigin",
+                      JS_NewFloat64(ctx, (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6));
     JS_FreeValue(ctx, perf);
     JS_FreeValue(ctx, global);
 }

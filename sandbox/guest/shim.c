@@ -36,7 +36,7 @@ FB_EXPORT("fb_reset") int fb_reset(uint32_t memory_limit, uint32_t stack_size) {
     JS_UpdateStackTop(rt);
     fb_globals_reset(ctx);
     fb_alloc_set_limit(memory_limit);
-    return 0;
+    return JS_HasException(ctx) ? -1 : 0;
 }
 
 /* ---- output ----------------------------------------------------------- */

@@ -16,6 +16,8 @@ typedef struct fb_timer {
 } fb_timer;
 
 static fb_timer *timers;
+static fb_timer *firing;      /* the timer whose callback runs now */
+static int firing_cleared;    /* its callback cleared it */
 static int32_t next_id = 1;
 #define MAX_TIMERS 10000
 
@@ -81,6 +83,10 @@ static JSValue js_clear_timer(JSContext *ctx, JSValueConst this_val, int argc,
     (void)this_val;
     int32_t id;
     if (argc < 1 || JS_ToInt32(ctx, &id, argv[0]) < 0) return JS_UNDEFINED;
+    if (firing && firing->id == id) {
+        firing_cleared = 1;
+        return JS_UNDEFINED;
+    }
     for (fb_timer **p = &timers; *p; p = &(*p)->next) {
         if ((*p)->id == id) {
             fb_timer *t = *p;
@@ -105,10 +111,13 @@ void fb_timers_fire_due(JSContext *ctx) {
     while (timers && timers->due_ms <= now) {
         fb_timer *t = timers;
         timers = t->next;
+        firing = t;
+        firing_cleared = 0;
         JSValue r = JS_Call(ctx, t->fn, JS_UNDEFINED, t->argc, (JSValueConst *)t->argv);
+        firing = NULL;
         if (JS_IsException(r)) JS_FreeValue(ctx, JS_GetException(ctx));
         JS_FreeValue(ctx, r);
-        if (t->interval_ms) {
+        if (t->interval_ms && !firing_cleared) {
             t->due_ms = now + t->interval_ms;
             insert_sorted(t);
         } else {

@@ -1,0 +1,24 @@
+"""Helpers shared by the tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox import Limits
+
+SMALL = Limits(timeout=3.0, cpu=1.0, memory=32 * 1024 * 1024, host_calls=50,
+               log_bytes=4096, result_bytes=64 * 1024)
+
+
+class Recorder:
+    """A capability that records its calls and answers from a table."""
+
+    def __init__(self, methods: dict[str, Any]) -> None:
+        self.methods = list(methods)
+        self._answers = methods
+        self.calls: list[tuple[str, list[Any]]] = []
+
+    def call(self, method: str, args: list[Any]) -> Any:
+        self.calls.append((method, args))
+        answer = self._answers[method]
+        return answer(*args) if callable(answer) else answer

@@ -1,0 +1,222 @@
+"""Running artifacts: results, async code, globals, capabilities, logs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sandbox import CapabilityError, Engine, NeverSettled, UserError
+
+from helpers import Recorder
+
+
+def test_result_and_event(run: Any) -> None:
+    r = run("export default async function (event) { return { n: event.n + 1 } }", {"n": 41})
+    assert r.ok and r.value == {"n": 42}
+
+
+def test_undefined_result_is_none(run: Any) -> None:
+    assert run("export default async function () {}").value is None
+
+
+def test_sync_default_function_works(run: Any) -> None:
+    assert run("export default function (e) { return e * 2 }", 4).value == 8
+
+
+def test_async_code_promises_and_microtasks(run: Any) -> None:
+    src = """
+    export default async function () {
+      const order = [];
+      queueMicrotask(() => order.push('micro'));
+      const [a, b] = await Promise.all([Promise.resolve(1), new Promise(r => setTimeout(() => r(2), 5))]);
+      order.push('all');
+      const c = await Promise.race([new Promise(r => setTimeout(() => r('slow'), 50)), Promise.resolve('fast')]);
+      return { a, b, c, order };
+    }"""
+    assert run(src).value == {"a": 1, "b": 2, "c": "fast", "order": ["micro", "all"]}
+
+
+def test_timers_fire_in_order_and_clear(run: Any) -> None:
+    src = """
+    export default async function () {
+      const seen = [];
+      setTimeout(() => seen.push('b'), 20);
+      setTimeout(() => seen.push('a'), 10);
+      const t = setTimeout(() => seen.push('never'), 15);
+      clearTimeout(t);
+      let n = 0;
+      await new Promise(r => { const i = setInterval(() => { if (++n === 3) { clearInterval(i); r(); } }, 1); });
+      await new Promise(r => setTimeout(r, 30));
+      return { seen, n };
+    }"""
+    assert run(src).value == {"seen": ["a", "b"], "n": 3}
+
+
+def test_thrown_error_has_name_message_and_stack_in_user_source(run: Any) -> None:
+    src = "export default async function () {\n  const x = null;\n  return x.y;\n}\n"
+    r = run(src, filename="job.js")
+    assert isinstance(r.error, UserError)
+    assert r.error.name == "TypeError"
+    assert "null" in r.error.reason
+    assert "job.js:3" in (r.error.stack or "")
+
+
+def test_thrown_non_error_value(run: Any) -> None:
+    r = run("export default async function () { throw 'plain string' }")
+    assert isinstance(r.error, UserError) and r.error.reason == "plain string"
+
+
+def test_result_that_is_not_json_is_an_error(run: Any) -> None:
+    r = run("export default async function () { return { big: 10n } }")
+    assert isinstance(r.error, UserError) and "not JSON-serializable" in str(r.error)
+
+
+def test_never_settling_promise_is_reported(run: Any) -> None:
+    r = run("export default async function () { await new Promise(() => {}) }")
+    assert isinstance(r.error, NeverSettled)
+
+
+def test_console_is_captured_with_level_and_time(run: Any) -> None:
+    src = """
+    export default async function () {
+      console.log('a', 1, { k: [1] });
+      console.info('i'); console.warn('w'); console.error(new Error('boom')); console.debug('d');
+    }"""
+    r = run(src)
+    assert [e.level for e in r.logs] == ["log", "info", "warn", "error", "debug"]
+    assert r.logs[0].message == 'a 1 {"k":[1]}'
+    assert "Error: boom" in r.logs[3].message
+    assert all(e.time > 1.7e9 for e in r.logs)
+
+
+def test_web_globals(run: Any) -> None:
+    src = """
+    export default async function () {
+      const bytes = new TextEncoder().encode('héllo €');
+      const u = new URL('../b/c?x=1&y=a+b#frag', 'https://User:pw@Example.COM:443/p/q/r');
+      u.searchParams.append('z', 'é');
+      const q = new URLSearchParams({ a: '1', b: 'x y' });
+      const rnd = crypto.getRandomValues(new Uint8Array(16));
+      const clone = structuredClone({ d: [1, { e: 2 }], m: new Map([[1, 2]]) });
+      return {
+        len: bytes.length, text: new TextDecoder().decode(bytes),
+        href: u.href, host: u.host, y: u.searchParams.get('y'), q: q.toString(),
+        b64: btoa('hi'), raw: atob('aGk='), uuid: /^[0-9a-f-]{36}$/.test(crypto.randomUUID()),
+        rndLen: rnd.length, clone: [clone.d, clone.m.get(1)],
+        random: typeof Math.random(), now: performance.now() >= 0,
+      };
+    }"""
+    v = run(src).value
+    assert v["len"] == 10 and v["text"] == "héllo €"
+    assert v["href"] == "https://User:pw@example.com/p/b/c?x=1&y=a+b&z=%C3%A9#frag"
+    assert v["host"] == "example.com" and v["y"] == "a b" and v["q"] == "a=1&b=x+y"
+    assert (v["b64"], v["raw"], v["uuid"], v["rndLen"]) == ("aGk=", "hi", True, 16)
+    assert v["clone"] == [[1, {"e": 2}], 2]
+    assert v["random"] == "number" and v["now"] is True
+
+
+def test_fetch_is_absent_with_a_clear_message(run: Any) -> None:
+    r = run("export default async function () { return await fetch('https://example.com') }")
+    assert isinstance(r.error, UserError) and "no network access" in r.error.reason
+
+
+def test_workflow_class_runs_with_noop_step(run: Any) -> None:
+    src = """
+    import { WorkflowEntrypoint } from 'cloudflare:workers';
+    export class Flow extends WorkflowEntrypoint {
+      async run(event, step) {
+        const a = await step.do('one', async () => 1);
+        const b = await step.do('two', { retries: { limit: 1 } }, async () => 2);
+        await step.sleep('nap', '1 second');
+        return { sum: a + b, payload: event.payload, env: this.env.GREETING };
+      }
+    }"""
+    r = run(src, {"payload": {"x": 1}}, data={"GREETING": "hi"})
+    assert r.value == {"sum": 3, "payload": {"x": 1}, "env": "hi"}
+
+
+def test_capability_calls_reach_the_host(engine: Engine) -> None:
+    kv = Recorder({"get": lambda key: {"k1": "v1"}.get(key), "list": [{"name": "k1"}]})
+    art = engine.compile("""
+    export default async function (event, { store }) {
+      return [await store.get('k1'), await store.get('nope'), await store.list(), typeof store.put];
+    }""", "w.js")
+    r = engine.run(art, capabilities={"store": kv})
+    assert r.value == ["v1", None, [{"name": "k1"}], "undefined"]
+    assert kv.calls == [("get", ["k1"]), ("get", ["nope"]), ("list", [])]
+    assert r.host_calls == 3
+
+
+def test_capability_errors_are_catchable_js_errors(engine: Engine) -> None:
+    def refuse(key: str) -> None:
+        raise CapabilityError(f"store is read-only: cannot write {key}", name="ReadOnlyError")
+
+    def broken() -> None:
+        raise RuntimeError("secret internal detail")
+
+    cap = Recorder({"put": refuse, "boom": broken})
+    art = engine.compile("""
+    export default async function (event, { store }) {
+      const out = [];
+      try { await store.put('k') } catch (e) { out.push(e.name, e.message, e instanceof Error) }
+      try { await store.boom() } catch (e) { out.push(e.message) }
+      return out;
+    }""", "w.js")
+    r = engine.run(art, capabilities={"store": cap})
+    assert r.value[:3] == ["ReadOnlyError", "store is read-only: cannot write k", True]
+    assert "internal error" in r.value[3] and "secret" not in r.value[3]
+
+
+def test_arguments_json_cannot_carry_reject_the_call(engine: Engine) -> None:
+    cap = Recorder({"get": None})
+    art = engine.compile("""
+    export default async function (event, { store }) {
+      try { await store.get(10n) } catch (e) { return e.name }
+    }""", "w.js")
+    r = engine.run(art, capabilities={"store": cap})
+    assert r.value == "TypeError" and cap.calls == []
+
+
+def test_large_replies_cross_the_boundary_intact(engine: Engine) -> None:
+    big = "x" * 100_000 + "é"
+    cap = Recorder({"get": big})
+    art = engine.compile("""
+    export default async function (event, { store }) {
+      const v = await store.get('k'); return [v.length, v.slice(-2)];
+    }""", "w.js")
+    assert engine.run(art, capabilities={"store": cap}).value == [100_001, "xé"]
+
+
+def test_bindings_are_frozen(engine: Engine) -> None:
+    cap = Recorder({"get": 1})
+    art = engine.compile("""
+    export default async function (event, { store }) {
+      try { store.get = () => 'forged' } catch (e) {}
+      return await store.get('k');
+    }""", "w.js")
+    assert engine.run(art, capabilities={"store": cap}).value == 1
+
+
+def test_each_execution_starts_fresh(engine: Engine) -> None:
+    art = engine.compile("""
+    globalThis.counter = (globalThis.counter || 0) + 1;
+    export default async function () {
+      Object.prototype.polluted = true;
+      globalThis.leak = 'from before';
+      return [globalThis.counter, ({}).polluted, typeof globalThis.previous];
+    }""", "w.js")
+    first = engine.run(art)
+    second = engine.run(art)
+    assert first.value == second.value == [1, True, "undefined"]
+
+
+def test_math_random_differs_between_executions(engine: Engine) -> None:
+    art = engine.compile("export default async function () { return Math.random() }", "w.js")
+    values = {engine.run(art).value for _ in range(5)}
+    assert len(values) == 5
+
+
+@pytest.mark.parametrize("event", [None, 0, "s", [1, 2], {"nested": {"list": [True, None]}}])
+def test_events_of_any_json_shape(run: Any, event: Any) -> None:
+    assert run("export default async function (e) { return e }", event).value == event
