@@ -79,8 +79,13 @@ class Failure:
 
 
 def _failure(payload: bytes) -> Failure:
-    doc = json.loads(payload)
-    err = doc.get("error") or {}
+    try:
+        doc = json.loads(payload)
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict) or not isinstance(doc.get("error"), dict):
+        return Failure("threw", "Error", "the guest sent a malformed failure report", None)
+    err = doc["error"]
     stack = err.get("stack")
     return Failure(reason=str(doc.get("reason", "threw")), name=str(err.get("name", "Error")),
                    message=str(err.get("message", "")),

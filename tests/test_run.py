@@ -220,3 +220,16 @@ def test_math_random_differs_between_executions(engine: Engine) -> None:
 @pytest.mark.parametrize("event", [None, 0, "s", [1, 2], {"nested": {"list": [True, None]}}])
 def test_events_of_any_json_shape(run: Any, event: Any) -> None:
     assert run("export default async function (e) { return e }", event).value == event
+
+
+def test_short_reply_after_a_longer_one_is_parsed_exactly(engine: Engine) -> None:
+    # Regression: replies reuse one buffer; "0" after "null" once read as "0ull".
+    answers = iter([None, 0, "a", 12345678, 1])
+    cap = Recorder({"next": lambda: next(answers)})
+    art = engine.compile("""
+    export default async function (e, { seq }) {
+      const out = [];
+      for (let i = 0; i < 5; i++) out.push(await seq.next());
+      return out;
+    }""", "w.js")
+    assert engine.run(art, capabilities={"seq": cap}).value == [None, 0, "a", 12345678, 1]

@@ -33,17 +33,19 @@ int fb_host_request(JSContext *ctx, const char *cap, const char *method,
     const char *req = JS_ToCStringLen(ctx, &len, text);
     JS_FreeValue(ctx, text);
     if (!req) return -1;
-    int32_t n = flowbox_call(req, (uint32_t)len, scratch, SCRATCH_SIZE);
+    /* One byte is kept back: JS_ParseJSON wants NUL-terminated text. */
+    int32_t n = flowbox_call(req, (uint32_t)len, scratch, SCRATCH_SIZE - 1);
     JS_FreeCString(ctx, req);
     if (n < 1) fatal();
     uint8_t *buf = scratch;
     reply->owned = NULL;
-    if (n > SCRATCH_SIZE) {
-        buf = malloc((size_t)n);
+    if (n > SCRATCH_SIZE - 1) {
+        buf = malloc((size_t)n + 1);
         if (!buf) fatal();
         if (flowbox_call(NULL, 0, buf, (uint32_t)n) != n) fatal();
         reply->owned = buf;
     }
+    buf[n] = 0;
     if (buf[0] == 'f') fatal();
     reply->status = (char)buf[0];
     reply->json = (const char *)buf + 1;

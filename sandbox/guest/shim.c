@@ -41,6 +41,10 @@ FB_EXPORT("fb_reset") int fb_reset(uint32_t memory_limit, uint32_t stack_size) {
 
 /* ---- output ----------------------------------------------------------- */
 
+/* Objects we serialize for the host have no prototype, so that user code
+ * that patched Object.prototype (toJSON, getters) cannot forge them. */
+static JSValue plain_object(void) { return JS_NewObjectProto(ctx, JS_NULL); }
+
 static uint64_t pack(uint8_t *buf, size_t len) {
     return ((uint64_t)len << 32) | (uint32_t)(uintptr_t)buf;
 }
@@ -77,7 +81,7 @@ static int is_stack_error(JSValueConst err) {
 }
 
 static JSValue describe_error(JSValueConst err) {
-    JSValue d = JS_NewObject(ctx);
+    JSValue d = plain_object();
     if (JS_IsError(err)) {
         JS_SetPropertyStr(ctx, d, "name", JS_GetPropertyStr(ctx, err, "name"));
         JS_SetPropertyStr(ctx, d, "message", JS_GetPropertyStr(ctx, err, "message"));
@@ -99,7 +103,7 @@ static uint64_t out_failure(const char *reason, JSValue err) {
         if (fb_alloc_oom_seen()) reason = FB_REASON_MEMORY;
         else if (JS_IsObject(err) && is_stack_error(err)) reason = FB_REASON_STACK;
     }
-    JSValue o = JS_NewObject(ctx);
+    JSValue o = plain_object();
     JS_SetPropertyStr(ctx, o, "reason", JS_NewString(ctx, reason));
     JS_SetPropertyStr(ctx, o, "error", describe_error(err));
     JS_FreeValue(ctx, err);
@@ -107,8 +111,8 @@ static uint64_t out_failure(const char *reason, JSValue err) {
 }
 
 static uint64_t out_message(const char *reason, const char *name, const char *message) {
-    JSValue o = JS_NewObject(ctx);
-    JSValue e = JS_NewObject(ctx);
+    JSValue o = plain_object();
+    JSValue e = plain_object();
     JS_SetPropertyStr(ctx, e, "name", JS_NewString(ctx, name));
     JS_SetPropertyStr(ctx, e, "message", JS_NewString(ctx, message));
     JS_SetPropertyStr(ctx, o, "reason", JS_NewString(ctx, reason));
@@ -187,7 +191,7 @@ static int is_workflow_class(JSValueConst v) {
  * class, else the first exported workflow class. */
 static JSValue find_entry(JSValueConst ns) {
     JSValue def = JS_GetPropertyStr(ctx, ns, "default");
-    JSValue meta = JS_NewObject(ctx);
+    JSValue meta = plain_object();
     if (JS_IsFunction(ctx, def)) {
         JS_SetPropertyStr(ctx, meta, "export", JS_NewString(ctx, "default"));
         JS_SetPropertyStr(ctx, meta, "kind",
