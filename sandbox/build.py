@@ -132,7 +132,8 @@ def build_wasm(force: bool = False) -> Path:
     objs = BUILD / "obj"
     objs.mkdir(exist_ok=True)
     _write_js_sources(objs / "js_sources.h")
-    jobs = [(qjs / f, objs / f.replace(".c", ".o"), ()) for f in QUICKJS_SOURCES]
+    jobs: list[tuple[Path, Path, tuple[str, ...]]] = [
+        (qjs / f, objs / f.replace(".c", ".o"), ()) for f in QUICKJS_SOURCES]
     jobs += [(GUEST / f, objs / f.replace(".c", ".o"), ("-Wall", "-Wextra", "-Werror"))
              for f in SHIM_SOURCES]
 

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from . import build
 from .artifact import Artifact
-from .errors import CompileError, LimitExceeded, SandboxError
+from .errors import CompileError, LimitExceeded
 from .execution import Execution
-from .limits import MiB, Limits
+from .limits import Limits, MiB
 from .protocol import Failure
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def _compile_error(failure: Failure, filename: str) -> CompileError:
     if failure.reason == "syntax":
         return CompileError(f"{failure.name}: {failure.message}", line, column, filename)
     if failure.reason == "never_settled":
-        return CompileError(f"the module's top-level await never settles", filename=filename)
+        return CompileError("the module's top-level await never settles", filename=filename)
     return CompileError(f"evaluating the module failed: {failure.name}: {failure.message}",
                         line, column, filename)
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import ctypes
 import json
 import time
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import wasmtime
 from wasmtime import _bindings as ffi
@@ -80,8 +81,11 @@ class Execution:
         try:
             instance = self.engine.instance_pre.instantiate(store)
             exports = instance.exports(store)
-            self.memory = exports["memory"]
-            self._fn = {name: exports[name] for name in
+            memory = exports["memory"]
+            if not isinstance(memory, wasmtime.Memory):
+                raise GuestCrash("the guest exports no memory")
+            self.memory = memory
+            self._fn = {name: _func(exports[name]) for name in
                         ("fb_alloc", "fb_reset", "fb_compile", "fb_run")}
             self._base = snapshot.restore(self.engine.snapshot, self.memory, store)
             if self._fn["fb_reset"](store, self.limits.memory, self.limits.stack) != 0:
@@ -184,7 +188,7 @@ class Execution:
                 delta[0] = 1
                 kind[0] = 0  # WASMTIME_UPDATE_DEADLINE_CONTINUE
                 return 0
-        except BaseException:  # noqa: BLE001 - must not raise into wasmtime
+        except BaseException:
             self.internal_error = "deadline check failed"
         err = ffi.wasmtime_error_new(b"flowbox: execution stopped")
         return ctypes.cast(err, ctypes.c_void_p).value or 0
@@ -242,9 +246,15 @@ class Execution:
             return protocol.encode_ok(capability.call(method, args))
         except CapabilityError as exc:
             return protocol.encode_error(exc.name, exc.message)
-        except Exception as exc:  # noqa: BLE001 - a binding bug must not crash the host
+        except Exception as exc:
             return protocol.encode_error("Error", f"{cap}.{method} failed: "
                                                   f"internal error ({type(exc).__name__})")
+
+
+def _func(extern: object) -> wasmtime.Func:
+    if not isinstance(extern, wasmtime.Func):
+        raise GuestCrash("the guest is missing an export")
+    return extern
 
 
 def failure_error(failure: Failure, limits: Limits) -> ExecutionFailure:

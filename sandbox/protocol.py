@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 OK = ord("o")
 ERROR = ord("e")
@@ -72,7 +73,8 @@ def encode_error(name: str, message: str) -> bytes:
 class Failure:
     """What the guest said about an execution or compilation that failed."""
 
-    reason: str  # syntax | module | threw | never_settled | memory | stack | not_serializable | input
+    # syntax | module | threw | never_settled | memory | stack | not_serializable | input
+    reason: str
     name: str
     message: str
     stack: str | None

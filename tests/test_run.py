@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from helpers import Recorder
 
 from sandbox import CapabilityError, Engine, NeverSettled, UserError
-
-from helpers import Recorder
 
 
 def test_result_and_event(run: Any) -> None:
