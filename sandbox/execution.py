@@ -18,6 +18,7 @@ import wasmtime
 from wasmtime import _bindings as ffi
 
 from . import protocol, snapshot
+from .rawcall import RawFunc
 from .errors import (
     LIMIT_ERRORS,
     ExecutionFailure,
@@ -85,10 +86,12 @@ class Execution:
             if not isinstance(memory, wasmtime.Memory):
                 raise GuestCrash("the guest exports no memory")
             self.memory = memory
-            self._fn = {name: _func(exports[name]) for name in
-                        ("fb_alloc", "fb_reset", "fb_compile", "fb_run")}
+            self._alloc = RawFunc(store, _func(exports["fb_alloc"]), 1)
+            self._compile = RawFunc(store, _func(exports["fb_compile"]), 3, 64)
+            self._run = RawFunc(store, _func(exports["fb_run"]), 4, 64)
+            reset = RawFunc(store, _func(exports["fb_reset"]), 2)
             self._base = snapshot.restore(self.engine.snapshot, self.memory, store)
-            if self._fn["fb_reset"](store, self.limits.memory, self.limits.stack) != 0:
+            if reset(self.limits.memory, self.limits.stack) != 0:
                 raise GuestCrash("the guest failed to start")
         except BaseException:
             self.__exit__()
@@ -103,7 +106,7 @@ class Execution:
 
     def _write(self, data: bytes) -> int:
         """Copies bytes (plus a NUL, which QuickJS wants) into guest memory."""
-        ptr: int = self._fn["fb_alloc"](self.store, len(data) + 1)
+        ptr = self._alloc(len(data) + 1)
         if not ptr:
             raise MemoryLimitExceeded(self.limits.memory, "input does not fit in memory")
         ctypes.memmove(self._base + ptr, data + b"\0", len(data) + 1)
@@ -119,8 +122,7 @@ class Execution:
         GuestCrash when the compiler itself was stopped."""
         src = self._write(source)
         name = self._write(filename.encode())
-        out = self._call(lambda: self._fn["fb_compile"](self.store, src, len(source), name),
-                         limit_result=False)
+        out = self._call(lambda: self._compile(src, len(source), name), limit_result=False)
         return protocol.parse_compile_output(out)
 
     def run(self, artifact: Artifact, event: Any, data: dict[str, Any]) -> RunResult:
@@ -132,8 +134,7 @@ class Execution:
             }, allow_nan=False).encode()
             bc = self._write(artifact.bytecode)
             inp = self._write(payload)
-            out = self._call(lambda: self._fn["fb_run"](self.store, bc, len(artifact.bytecode),
-                                                       inp, len(payload)))
+            out = self._call(lambda: self._run(bc, len(artifact.bytecode), inp, len(payload)))
             parsed = protocol.parse_run_output(out)
             if isinstance(parsed, Failure):
                 return self._result(error=failure_error(parsed, self.limits))
@@ -151,7 +152,7 @@ class Execution:
         """Calls into the guest and returns its output buffer; a trap becomes
         the error that explains it."""
         try:
-            packed = fn() & 0xFFFFFFFFFFFFFFFF
+            packed = fn()
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
             raise self._explain_trap(exc) from None
         ptr, length = packed & 0xFFFFFFFF, packed >> 32
