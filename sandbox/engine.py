@@ -57,13 +57,12 @@ class Engine:
         config.memory_may_move = False  # so an execution may cache the memory's base address
         config.cranelift_opt_level = "speed"
         self.wasmtime = wasmtime.Engine(config)
-        self.module = _load_module(self.wasmtime, wasm, cache_dir or build.BUILD / "cache",
-                                   self.build_id)
         linker = wasmtime.Linker(self.wasmtime)
         linker.define_wasi()
         self._define_host_call(linker)
+        self.module = _load_module(self.wasmtime, linker, wasm,
+                                   cache_dir or build.BUILD / "cache", self.build_id)
         self.instance_pre = linker.instantiate_pre(self.module)
-        self.snapshot = snapshot.take(self.instance_pre, self.wasmtime)
         # The execution running on each thread. A wasmtime store is used by
         # one thread at a time and its host calls arrive on that thread, so
         # this routes each call to its own execution without a global.
@@ -161,17 +160,18 @@ class Engine:
             time.sleep(TICK_SECONDS)
 
 
-def _load_module(engine: wasmtime.Engine, wasm: bytes, cache_dir: Path,
-                 build_id: str) -> wasmtime.Module:
-    """Compiles the guest once; later processes deserialize the cached
-    machine code (trusted: we wrote it, keyed by wasm hash and wasmtime)."""
-    path = cache_dir / f"guest-{build_id}.cwasm"
+def _load_module(engine: wasmtime.Engine, linker: wasmtime.Linker, wasm: bytes,
+                 cache_dir: Path, build_id: str) -> wasmtime.Module:
+    """The guest, initialized (snapshot.py) and compiled once; later
+    processes deserialize the cached machine code (trusted input: we wrote
+    it, keyed by the wasm's hash and the wasmtime version)."""
+    path = cache_dir / f"guest-{build_id}-initialized.cwasm"
     if path.exists():
         try:
             return wasmtime.Module.deserialize_file(engine, str(path))
         except wasmtime.WasmtimeError:
             path.unlink(missing_ok=True)  # stale or from another config
-    module = wasmtime.Module(engine, wasm)
+    module = wasmtime.Module(engine, snapshot.initialized_module(wasm, engine, linker))
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")

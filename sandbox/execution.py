@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import wasmtime
 from wasmtime import _bindings as ffi
 
-from . import protocol, snapshot
-from .rawcall import RawFunc
+from . import protocol
+from .rawcall import RawFunc, export
 from .errors import (
     LIMIT_ERRORS,
     ExecutionFailure,
@@ -81,16 +81,15 @@ class Execution:
         self.engine.enter(self)
         try:
             instance = self.engine.instance_pre.instantiate(store)
-            exports = instance.exports(store)
-            memory = exports["memory"]
+            memory = export(store, instance, "memory")
             if not isinstance(memory, wasmtime.Memory):
                 raise GuestCrash("the guest exports no memory")
             self.memory = memory
-            self._alloc = RawFunc(store, _func(exports["fb_alloc"]), 1)
-            self._compile = RawFunc(store, _func(exports["fb_compile"]), 3, 64)
-            self._run = RawFunc(store, _func(exports["fb_run"]), 4, 64)
-            reset = RawFunc(store, _func(exports["fb_reset"]), 2)
-            self._base = snapshot.restore(self.engine.snapshot, self.memory, store)
+            self._alloc = RawFunc(store, _func(export(store, instance, "fb_alloc")), 1)
+            self._compile = RawFunc(store, _func(export(store, instance, "fb_compile")), 3, 64)
+            self._run = RawFunc(store, _func(export(store, instance, "fb_run")), 4, 64)
+            reset = RawFunc(store, _func(export(store, instance, "fb_reset")), 2)
+            self._base = ctypes.addressof(memory.data_ptr(store).contents)
             if reset(self.limits.memory, self.limits.stack) != 0:
                 raise GuestCrash("the guest failed to start")
         except BaseException:

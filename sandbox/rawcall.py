@@ -1,4 +1,4 @@
-"""Calling guest exports without wasmtime-py's per-call reflection.
+"""Reaching and calling guest exports without wasmtime-py's reflection.
 
 `wasmtime.Func.__call__` looks up the function's type and boxes every
 argument in a `Val` on each call, about 50 us here; our exports take and
@@ -13,8 +13,22 @@ import ctypes
 
 import wasmtime
 from wasmtime import _bindings as ffi
+from wasmtime._extern import wrap_extern
 
 _call_unchecked = ffi._wasmtime_func_call_unchecked
+
+
+def export(store: wasmtime.Store, instance: wasmtime.Instance, name: str) -> object:
+    """One export by name. `Instance.exports` wraps every export of the
+    module, which costs more than a whole small execution."""
+    item = ffi.wasmtime_extern_t()
+    raw = name.encode()
+    found = ffi.wasmtime_instance_export_get(store._context(), ctypes.byref(instance._instance),
+                                             ctypes.create_string_buffer(raw), len(raw),
+                                             ctypes.byref(item))
+    if not found:
+        raise KeyError(name)
+    return wrap_extern(item)
 
 
 class RawFunc:
