@@ -10,6 +10,7 @@ import ctypes
 import hashlib
 import importlib.metadata
 import os
+import struct
 import threading
 import time
 from collections.abc import Mapping
@@ -28,6 +29,10 @@ from .result import RunResult
 
 _WASMTIME_VERSION = importlib.metadata.version("wasmtime")
 TICK_SECONDS = 0.005
+_DEADLINE_CALLBACK = ffi._wasmtime_store_epoch_deadline_callback.argtypes[1]
+_HOST_CALL = ctypes.CFUNCTYPE(ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p,
+                              ctypes.c_void_p, ctypes.c_size_t)
+_ARGS = struct.Struct("<I12xi12xI12xi12x")
 # Wasm frames live on the host thread's native stack; keep this well under
 # the 8 MiB default of Linux threads so a runaway guest traps, never faults.
 MAX_WASM_STACK = 2 * 1024 * 1024
@@ -60,6 +65,7 @@ class Engine:
         linker = wasmtime.Linker(self.wasmtime)
         linker.define_wasi()
         self._define_host_call(linker)
+        self.deadline_callback = _DEADLINE_CALLBACK(self._on_deadline)
         self.module = _load_module(self.wasmtime, linker, wasm,
                                    cache_dir or build.BUILD / "cache", self.build_id)
         self.instance_pre = linker.instantiate_pre(self.module)
@@ -131,24 +137,39 @@ class Engine:
         a module global that misroutes errors between threads)."""
         i32 = wasmtime.ValType.i32()
         ty = wasmtime.FuncType([i32] * 4, [i32])
-        self._raw_host_call = ffi.wasmtime_func_unchecked_callback_t(self._host_call)
+        # Plain integer arguments: ctypes converts them far more cheaply than
+        # the pointer types of wasmtime-py's declaration, so cast to it.
+        self._raw_host_call = _HOST_CALL(self._host_call)
         define = ffi._wasmtime_linker_define_func_unchecked
+        callback = ctypes.cast(self._raw_host_call, define.argtypes[6])
         module, name = ctypes.create_string_buffer(b"flowbox"), ctypes.create_string_buffer(b"call")
-        err = define(linker.ptr(), module, 7, name, 4, ty.ptr(), self._raw_host_call, None,
+        err = define(linker.ptr(), module, 7, name, 4, ty.ptr(), callback, None,
                      define.argtypes[8]())
         if err:
             raise wasmtime.WasmtimeError._from_ptr(err)
 
-    def _host_call(self, _env: Any, _caller: Any, vals: Any, _n: int) -> int:
+    def _on_deadline(self, _ctx: Any, _data: Any, delta: Any, kind: Any) -> int:
+        # Runs on the thread whose store reached its epoch deadline.
+        execution = getattr(self._current, "execution", None)
+        if execution is None:  # pragma: no cover - a store only runs inside an execution
+            delta[0], kind[0] = 1, 0
+            return 0
+        result: int = execution.check_deadline(delta, kind)
+        return result
+
+    def _host_call(self, _env: int, _caller: int, vals: int, _n: int) -> int:
+        # `vals` points at wasmtime_val_raw_t slots of 16 bytes: the four
+        # i32 arguments in, the i32 result out (slot 0).
         try:
             execution = getattr(self._current, "execution", None)
             if execution is None:
-                vals[0].i32 = -1
+                result = -1
             else:
-                vals[0].i32 = execution.host_call(vals[0].i32 & 0xFFFFFFFF, vals[1].i32,
-                                                  vals[2].i32 & 0xFFFFFFFF, vals[3].i32)
-        except BaseException:
-            vals[0].i32 = -1
+                req, req_len, reply, reply_cap = _ARGS.unpack(ctypes.string_at(vals, 64))
+                result = execution.host_call(req, req_len, reply, reply_cap)
+        except BaseException:  # the guest traps on -1; see _define_host_call
+            result = -1
+        ctypes.c_int32.from_address(vals).value = result
         return 0
 
     def _tick(self) -> None:

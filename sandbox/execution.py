@@ -18,7 +18,6 @@ import wasmtime
 from wasmtime import _bindings as ffi
 
 from . import protocol
-from .rawcall import RawFunc, export
 from .errors import (
     LIMIT_ERRORS,
     ExecutionFailure,
@@ -32,6 +31,7 @@ from .errors import (
 )
 from .limits import Limits, Meter
 from .protocol import Capability, CapabilityError, Failure
+from .rawcall import RawFunc, export
 from .result import LogEntry, RunResult
 
 if TYPE_CHECKING:
@@ -43,8 +43,8 @@ _OK_NULL = b"onull"
 
 # wasmtime calls the deadline callback every epoch tick while the guest runs;
 # returning an error traps the guest. wasmtime-py has no wrapper for it yet.
+# The one callback lives on the Engine and routes to check_deadline.
 _set_deadline_callback = ffi._wasmtime_store_epoch_deadline_callback
-_DeadlineCallback = _set_deadline_callback.argtypes[1]
 _NO_FINALIZER = _set_deadline_callback.argtypes[3]()
 
 
@@ -75,8 +75,7 @@ class Execution:
         store.set_limits(memory_size=self.limits.store_memory_bytes(), instances=1)
         store.set_wasi(wasmtime.WasiConfig())
         store.set_epoch_deadline(1)
-        self._on_deadline = _DeadlineCallback(self._check_deadline)
-        _set_deadline_callback(store.ptr(), self._on_deadline, None, _NO_FINALIZER)
+        _set_deadline_callback(store.ptr(), self.engine.deadline_callback, None, _NO_FINALIZER)
         self.store = store
         self.engine.enter(self)
         try:
@@ -131,8 +130,8 @@ class Execution:
                 "export": artifact.export, "event": event, "data": data,
                 "caps": {name: list(cap.methods) for name, cap in self.capabilities.items()},
             }, allow_nan=False).encode()
-            bc = self._write(artifact.bytecode)
-            inp = self._write(payload)
+            bc = self._write(artifact.bytecode + b"\0" + payload)
+            inp = bc + len(artifact.bytecode) + 1
             out = self._call(lambda: self._run(bc, len(artifact.bytecode), inp, len(payload)))
             parsed = protocol.parse_run_output(out)
             if isinstance(parsed, Failure):
@@ -177,7 +176,7 @@ class Execution:
 
     # -- host side of the protocol ---------------------------------------------
 
-    def _check_deadline(self, _ctx: Any, _data: Any, delta: Any, kind: Any) -> int:
+    def check_deadline(self, delta: Any, kind: Any) -> int:
         """Epoch tick: continue for one more tick, or trap on a breach."""
         try:
             if time.monotonic() >= self._deadline:

@@ -48,10 +48,13 @@ class ProtocolError(ValueError):
     """A message that does not follow the protocol."""
 
 
+_decode = json.JSONDecoder().decode
+
+
 def decode_request(data: bytes) -> tuple[str, str, list[Any]]:
     """Parses ``[capability, method, args]``."""
     try:
-        msg = json.loads(data)
+        msg = _decode(data.decode())
     except ValueError as exc:
         raise ProtocolError(f"host call is not JSON: {exc}") from None
     if (not isinstance(msg, list) or len(msg) != 3 or not isinstance(msg[0], str)
@@ -60,9 +63,12 @@ def decode_request(data: bytes) -> tuple[str, str, list[Any]]:
     return msg[0], msg[1], msg[2]
 
 
+# Built once: json.dumps with non-default options builds an encoder per call.
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+
+
 def encode_ok(value: Any) -> bytes:
-    return b"o" + json.dumps(value, separators=(",", ":"), ensure_ascii=False,
-                             allow_nan=False).encode()
+    return b"o" + _encode(value).encode()
 
 
 def encode_error(name: str, message: str) -> bytes:
