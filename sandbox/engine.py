@@ -141,7 +141,8 @@ class Engine:
         # the pointer types of wasmtime-py's declaration, so cast to it.
         self._raw_host_call = _HOST_CALL(self._host_call)
         define = ffi._wasmtime_linker_define_func_unchecked
-        callback = ctypes.cast(self._raw_host_call, define.argtypes[6])
+        callback_type: Any = define.argtypes[6]
+        callback = ctypes.cast(self._raw_host_call, callback_type)
         module, name = ctypes.create_string_buffer(b"flowbox"), ctypes.create_string_buffer(b"call")
         err = define(linker.ptr(), module, 7, name, 4, ty.ptr(), callback, None,
                      define.argtypes[8]())
