@@ -232,3 +232,12 @@ def test_short_reply_after_a_longer_one_is_parsed_exactly(engine: Engine) -> Non
       return out;
     }""", "w.js")
     assert engine.run(art, capabilities={"seq": cap}).value == [None, 0, "a", 12345678, 1]
+
+
+def test_capability_and_method_names_are_quoted_safely(engine: Engine) -> None:
+    cap = Recorder({'say"hi': lambda x: x + 1})
+    art = engine.compile("""
+    export default async function (e, bindings) { return await bindings['odd\\\\"name']['say"hi'](41) }
+    """, "w.js")
+    assert engine.run(art, capabilities={'odd\\"name': cap}).value == 42
+    assert cap.calls == [('say"hi', [41])]

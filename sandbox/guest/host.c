@@ -6,6 +6,7 @@
  * Small replies land in a static scratch buffer (one crossing). A reply that
  * does not fit is kept by the host and fetched with a second call whose
  * request is empty. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "guest.h"
@@ -20,22 +21,29 @@ static uint8_t scratch[SCRATCH_SIZE];
  * knows why; trapping makes sure user code cannot catch and carry on. */
 static _Noreturn void fatal(void) { __builtin_trap(); }
 
-int fb_host_request(JSContext *ctx, const char *cap, const char *method,
-                    JSValueConst args, fb_reply *reply) {
-    JSValue msg = JS_NewArray(ctx);
-    JS_SetPropertyUint32(ctx, msg, 0, JS_NewString(ctx, cap));
-    JS_SetPropertyUint32(ctx, msg, 1, JS_NewString(ctx, method));
-    JS_SetPropertyUint32(ctx, msg, 2, JS_DupValue(ctx, args));
-    JSValue text = JS_JSONStringify(ctx, msg, JS_UNDEFINED, JS_UNDEFINED);
-    JS_FreeValue(ctx, msg);
+/* Sends `prefix` + JSON(args) + "]" where prefix is '["cap","method",'. */
+static int request(JSContext *ctx, const char *prefix, size_t prefix_len, JSValueConst args,
+                   fb_reply *reply) {
+    JSValue text = JS_JSONStringify(ctx, args, JS_UNDEFINED, JS_UNDEFINED);
     if (JS_IsException(text)) return -1;
-    size_t len;
-    const char *req = JS_ToCStringLen(ctx, &len, text);
+    size_t args_len;
+    const char *a = JS_ToCStringLen(ctx, &args_len, text);
     JS_FreeValue(ctx, text);
-    if (!req) return -1;
+    if (!a) return -1;
+    size_t len = prefix_len + args_len + 1;
+    char *req = malloc(len);
+    if (!req) {
+        JS_FreeCString(ctx, a);
+        JS_ThrowOutOfMemory(ctx);
+        return -1;
+    }
+    memcpy(req, prefix, prefix_len);
+    memcpy(req + prefix_len, a, args_len);
+    req[len - 1] = ']';
+    JS_FreeCString(ctx, a);
     /* One byte is kept back: JS_ParseJSON wants NUL-terminated text. */
     int32_t n = flowbox_call(req, (uint32_t)len, scratch, SCRATCH_SIZE - 1);
-    JS_FreeCString(ctx, req);
+    free(req);
     if (n < 1) fatal();
     uint8_t *buf = scratch;
     reply->owned = NULL;
@@ -51,6 +59,14 @@ int fb_host_request(JSContext *ctx, const char *cap, const char *method,
     reply->json = (const char *)buf + 1;
     reply->json_len = (size_t)n - 1;
     return 0;
+}
+
+/* For the guest's own calls (console, timer): names need no escaping. */
+int fb_host_request(JSContext *ctx, const char *cap, const char *method,
+                    JSValueConst args, fb_reply *reply) {
+    char prefix[64];
+    int n = snprintf(prefix, sizeof prefix, "[\"%s\",\"%s\",", cap, method);
+    return request(ctx, prefix, (size_t)n, args, reply);
 }
 
 void fb_reply_free(fb_reply *reply) {
@@ -105,13 +121,11 @@ static JSValue capability_call(JSContext *ctx, JSValueConst this_val, int argc,
     JSValue args = JS_NewArray(ctx);
     for (int i = 0; i < argc; i++)
         JS_SetPropertyUint32(ctx, args, (uint32_t)i, JS_DupValue(ctx, argv[i]));
-    const char *cap = JS_ToCString(ctx, data[0]);
-    const char *method = JS_ToCString(ctx, data[1]);
+    size_t prefix_len;
+    const char *prefix = JS_ToCStringLen(ctx, &prefix_len, data[0]);
     fb_reply reply;
-    int rc = -1;
-    if (cap && method) rc = fb_host_request(ctx, cap, method, args, &reply);
-    JS_FreeCString(ctx, cap);
-    JS_FreeCString(ctx, method);
+    int rc = prefix ? request(ctx, prefix, prefix_len, args, &reply) : -1;
+    JS_FreeCString(ctx, prefix);
     JS_FreeValue(ctx, args);
     if (rc < 0) {
         /* Arguments that JSON cannot carry: reject like any async failure. */
@@ -135,11 +149,28 @@ JSValue fb_capability_new(JSContext *ctx, JSValueConst name, JSValueConst method
     if (JS_GetLength(ctx, methods, &n) < 0) n = 0;
     for (int64_t i = 0; i < n; i++) {
         JSValue method = JS_GetPropertyUint32(ctx, methods, (uint32_t)i);
-        JSValue data[2] = {name, method};
         const char *mname = JS_ToCString(ctx, method);
         if (mname) {
-            JSValue fn = JS_NewCFunctionData2(ctx, capability_call, mname, 0, 0, 2, data);
-            JS_SetPropertyStr(ctx, obj, mname, fn);
+            /* The request prefix '["name","method",', quoted once here. */
+            JSValue pair = JS_NewArray(ctx);
+            JS_SetPropertyUint32(ctx, pair, 0, JS_DupValue(ctx, name));
+            JS_SetPropertyUint32(ctx, pair, 1, JS_DupValue(ctx, method));
+            JSValue quoted = JS_JSONStringify(ctx, pair, JS_UNDEFINED, JS_UNDEFINED);
+            JS_FreeValue(ctx, pair);
+            size_t qlen;
+            const char *q = JS_IsString(quoted) ? JS_ToCStringLen(ctx, &qlen, quoted) : NULL;
+            if (q && qlen > 1) {
+                char *prefix = malloc(qlen);
+                memcpy(prefix, q, qlen - 1);
+                prefix[qlen - 1] = ',';
+                JSValue data = JS_NewStringLen(ctx, prefix, qlen);
+                free(prefix);
+                JSValue fn = JS_NewCFunctionData2(ctx, capability_call, mname, 0, 0, 1, &data);
+                JS_FreeValue(ctx, data);
+                JS_SetPropertyStr(ctx, obj, mname, fn);
+            }
+            JS_FreeCString(ctx, q);
+            JS_FreeValue(ctx, quoted);
             JS_FreeCString(ctx, mname);
         }
         JS_FreeValue(ctx, method);
