@@ -114,14 +114,18 @@ class Engine:
 
     # -- used by Execution -------------------------------------------------
 
-    def enter(self, execution: Any) -> None:
+    def enter(self, execution: Any) -> Any:
+        """Makes `execution` the current one on this thread; returns the one
+        it replaces (a capability may run a nested execution)."""
+        previous = getattr(self._current, "execution", None)
         self._current.execution = execution
         with self._lock:
             self._active += 1
             self._wake.set()
+        return previous
 
-    def leave(self) -> None:
-        self._current.execution = None
+    def leave(self, previous: Any = None) -> None:
+        self._current.execution = previous
         with self._lock:
             self._active -= 1
             if self._active == 0:

@@ -77,7 +77,7 @@ class Execution:
         store.set_epoch_deadline(1)
         _set_deadline_callback(store.ptr(), self.engine.deadline_callback, None, _NO_FINALIZER)
         self.store = store
-        self.engine.enter(self)
+        self._outer = self.engine.enter(self)
         try:
             instance = self.engine.instance_pre.instantiate(store)
             memory = export(store, instance, "memory")
@@ -97,7 +97,7 @@ class Execution:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.engine.leave()
+        self.engine.leave(self._outer)
         self.store.close()
 
     # -- memory --------------------------------------------------------------

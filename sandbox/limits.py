@@ -14,10 +14,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from .build import STACK_SIZE
+
 MiB = 1024 * 1024
-# Linked into the guest (sandbox/build.py STACK_SIZE); the JS stack limit
-# must leave room below it for the C frames that run after the check.
-SHADOW_STACK_BYTES = 8 * MiB
+# The guest's shadow stack; the JS stack limit must leave room below it for
+# the C frames that run after QuickJS's check.
+SHADOW_STACK_BYTES = STACK_SIZE
 STACK_HEADROOM_BYTES = 512 * 1024
 
 

@@ -241,3 +241,12 @@ def test_capability_and_method_names_are_quoted_safely(engine: Engine) -> None:
     """, "w.js")
     assert engine.run(art, capabilities={'odd\\"name': cap}).value == 42
     assert cap.calls == [('say"hi', [41])]
+
+
+def test_a_capability_may_run_a_nested_execution(engine: Engine) -> None:
+    inner = engine.compile("export default async function (e) { return e * 10 }", "inner.js")
+    cap = Recorder({"times10": lambda n: engine.run(inner, n).value})
+    outer = engine.compile("""
+    export default async function (e, { svc }) { return [await svc.times10(1), await svc.times10(2)] }
+    """, "outer.js")
+    assert engine.run(outer, capabilities={"svc": cap}).value == [10, 20]
