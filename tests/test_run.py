@@ -250,3 +250,17 @@ def test_a_capability_may_run_a_nested_execution(engine: Engine) -> None:
     export default async function (e, { svc }) { return [await svc.times10(1), await svc.times10(2)] }
     """, "outer.js")
     assert engine.run(outer, capabilities={"svc": cap}).value == [10, 20]
+
+
+def test_an_exception_in_a_timer_callback_is_logged_not_fatal(run: Any) -> None:
+    src = """
+    export default async function () {
+      setTimeout(() => { throw new TypeError('in timer') }, 1);
+      await new Promise(r => setTimeout(r, 10));
+      return 'still fine';
+    }"""
+    r = run(src)
+    assert r.value == "still fine"
+    assert [e.level for e in r.logs] == ["error"]
+    assert "Uncaught (in timer callback)" in r.logs[0].message
+    assert "TypeError: in timer" in r.logs[0].message

@@ -73,6 +73,20 @@ static JSValue js_console(JSContext *ctx, JSValueConst this_val, int argc,
     return JS_UNDEFINED;
 }
 
+/* Reports an exception nobody can catch any more (a timer callback threw)
+ * the way a browser does: on the console, as an error. */
+void fb_report_uncaught(JSContext *ctx, const char *where) {
+    JSValue err = JS_GetException(ctx);
+    JSValue parts = JS_NewArray(ctx);
+    JS_SetPropertyUint32(ctx, parts, 0, JS_NewString(ctx, where));
+    JS_SetPropertyUint32(ctx, parts, 1, format_one(ctx, err));
+    JS_FreeValue(ctx, err);
+    fb_reply reply;
+    if (fb_host_request(ctx, "console", "error", parts, &reply) == 0) fb_reply_free(&reply);
+    else JS_FreeValue(ctx, JS_GetException(ctx));
+    JS_FreeValue(ctx, parts);
+}
+
 static void install_console(JSContext *ctx, JSValueConst global) {
     JSValue console = JS_NewObject(ctx);
     for (int i = 0; i < 5; i++)

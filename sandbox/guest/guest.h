@@ -39,6 +39,7 @@ JSValue fb_capability_new(JSContext *ctx, JSValueConst name, JSValueConst method
 /* globals.c: console, crypto, encoding, structuredClone, fetch stub. */
 int fb_globals_install(JSContext *ctx);
 void fb_globals_reset(JSContext *ctx);
+void fb_report_uncaught(JSContext *ctx, const char *where);
 /* timers.c */
 int fb_timers_install(JSContext *ctx);
 int64_t fb_timers_next_delay_ms(void);   /* -1: no timer pending */

@@ -104,7 +104,7 @@ int64_t fb_timers_next_delay_ms(void) {
     return d > 0 ? d : 0;
 }
 
-/* Fires every timer that is due now; callbacks that throw are reported
+/* Fires every timer that is due now; a callback that throws is reported
  * like an uncaught error in a browser: logged, not fatal. */
 void fb_timers_fire_due(JSContext *ctx) {
     int64_t now = now_ms();
@@ -115,7 +115,7 @@ void fb_timers_fire_due(JSContext *ctx) {
         firing_cleared = 0;
         JSValue r = JS_Call(ctx, t->fn, JS_UNDEFINED, t->argc, (JSValueConst *)t->argv);
         firing = NULL;
-        if (JS_IsException(r)) JS_FreeValue(ctx, JS_GetException(ctx));
+        if (JS_IsException(r)) fb_report_uncaught(ctx, "Uncaught (in timer callback)");
         JS_FreeValue(ctx, r);
         if (t->interval_ms && !firing_cleared) {
             t->due_ms = now + t->interval_ms;
