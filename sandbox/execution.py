@@ -193,30 +193,32 @@ class Execution:
         return ctypes.cast(err, ctypes.c_void_p).value or 0
 
     def host_call(self, req_ptr: int, req_len: int, reply_ptr: int, reply_cap: int) -> int:
-        """Serves one host call; returns the reply length (see protocol.py)."""
+        """Serves one host call; returns the reply length (see protocol.py).
+        This is the hot path of every binding call: keep it flat."""
         if req_ptr == 0 and req_len == 0:
             reply, self._pending_reply = self._pending_reply, b""
         else:
-            reply = self._serve(self._read(req_ptr, req_len))
-        if len(reply) <= reply_cap:
-            ctypes.memmove(self._base + reply_ptr, reply, len(reply))
+            try:
+                cap, method, args = protocol.decode_request(
+                    ctypes.string_at(self._base + req_ptr, req_len))
+            except protocol.ProtocolError as exc:
+                reply = protocol.encode_error("TypeError", str(exc))
+            else:
+                if cap == "console":
+                    reply = self._console(method, args)
+                elif cap == "timer":
+                    reply = self._sleep(args)
+                elif self.meter.charge_host_call():
+                    self.breach = "host_calls"
+                    reply = protocol.FATAL_REPLY
+                else:
+                    reply = self._dispatch(cap, method, args)
+        n = len(reply)
+        if n <= reply_cap:
+            ctypes.memmove(self._base + reply_ptr, reply, n)
         else:
             self._pending_reply = reply
-        return len(reply)
-
-    def _serve(self, request: bytes) -> bytes:
-        try:
-            cap, method, args = protocol.decode_request(request)
-        except protocol.ProtocolError as exc:
-            return protocol.encode_error("TypeError", str(exc))
-        if cap == "console":
-            return self._console(method, args)
-        if cap == "timer":
-            return self._sleep(args)
-        if self.meter.charge_host_call():
-            self.breach = "host_calls"
-            return protocol.FATAL_REPLY
-        return self._dispatch(cap, method, args)
+        return n
 
     def _console(self, level: str, parts: list[Any]) -> bytes:
         message = " ".join(str(p) for p in parts)
