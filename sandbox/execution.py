@@ -187,7 +187,7 @@ class Execution:
                 delta[0] = 1
                 kind[0] = 0  # WASMTIME_UPDATE_DEADLINE_CONTINUE
                 return 0
-        except BaseException:
+        except BaseException:  # must not raise into wasmtime: it would trap anyway
             self.internal_error = "deadline check failed"
         err = ffi.wasmtime_error_new(b"flowbox: execution stopped")
         return ctypes.cast(err, ctypes.c_void_p).value or 0
@@ -208,8 +208,8 @@ class Execution:
                     reply = self._console(method, args)
                 elif cap == "timer":
                     reply = self._sleep(args)
-                elif self.meter.charge_host_call():
-                    self.breach = "host_calls"
+                elif breach := self.meter.charge_host_call():
+                    self.breach = breach
                     reply = protocol.FATAL_REPLY
                 else:
                     reply = self._dispatch(cap, method, args)
@@ -222,8 +222,8 @@ class Execution:
 
     def _console(self, level: str, parts: list[Any]) -> bytes:
         message = " ".join(str(p) for p in parts)
-        if self.meter.charge_log(len(message.encode()) + 1):
-            self.breach = "log_bytes"
+        if breach := self.meter.charge_log(len(message.encode()) + 1):
+            self.breach = breach
             return protocol.FATAL_REPLY
         self.logs.append(LogEntry(level if level in LOG_LEVELS else "log", message, time.time()))
         return _OK_NULL
@@ -247,7 +247,7 @@ class Execution:
             return protocol.encode_ok(capability.call(method, args))
         except CapabilityError as exc:
             return protocol.encode_error(exc.name, exc.message)
-        except Exception as exc:
+        except Exception as exc:  # a binding's bug must not crash the host or leak details
             return protocol.encode_error("Error", f"{cap}.{method} failed: "
                                                   f"internal error ({type(exc).__name__})")
 

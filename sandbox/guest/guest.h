@@ -33,7 +33,6 @@ typedef struct {
 int fb_host_request(JSContext *ctx, const char *cap, const char *method,
                     JSValueConst args, fb_reply *reply);
 void fb_reply_free(fb_reply *reply);
-JSValue fb_reply_to_promise(JSContext *ctx, fb_reply *reply);
 JSValue fb_capability_new(JSContext *ctx, JSValueConst name, JSValueConst methods);
 
 /* globals.c: console, crypto, encoding, structuredClone, fetch stub. */

@@ -88,30 +88,29 @@ static JSValue reply_error(JSContext *ctx, JSValueConst detail) {
     return err;
 }
 
-/* Turns a reply into a settled promise: binding methods are async. */
-JSValue fb_reply_to_promise(JSContext *ctx, fb_reply *reply) {
+/* A promise already resolved with `value` (or rejected, when `rejected`);
+ * binding methods are async. Takes ownership of `value`. */
+static JSValue settled_promise(JSContext *ctx, JSValue value, int rejected) {
+    JSValue funcs[2];
+    JSValue promise = JS_NewPromiseCapability(ctx, funcs);
+    if (!JS_IsException(promise)) {
+        JSValue r = JS_Call(ctx, funcs[rejected ? 1 : 0], JS_UNDEFINED, 1, &value);
+        JS_FreeValue(ctx, r);
+        JS_FreeValue(ctx, funcs[0]);
+        JS_FreeValue(ctx, funcs[1]);
+    }
+    JS_FreeValue(ctx, value);
+    return promise;
+}
+
+static JSValue reply_to_promise(JSContext *ctx, fb_reply *reply) {
     JSValue value = JS_ParseJSON(ctx, reply->json, reply->json_len, "<host>");
     fb_reply_free(reply);
     if (JS_IsException(value)) return JS_EXCEPTION;
-    JSValue funcs[2];
-    JSValue promise = JS_NewPromiseCapability(ctx, funcs);
-    if (JS_IsException(promise)) {
-        JS_FreeValue(ctx, value);
-        return promise;
-    }
-    JSValue arg = value;
-    int which = 0;
-    if (reply->status != 'o') {
-        arg = reply_error(ctx, value);
-        JS_FreeValue(ctx, value);
-        which = 1;
-    }
-    JSValue r = JS_Call(ctx, funcs[which], JS_UNDEFINED, 1, &arg);
-    JS_FreeValue(ctx, r);
-    JS_FreeValue(ctx, arg);
-    JS_FreeValue(ctx, funcs[0]);
-    JS_FreeValue(ctx, funcs[1]);
-    return promise;
+    if (reply->status == 'o') return settled_promise(ctx, value, 0);
+    JSValue err = reply_error(ctx, value);
+    JS_FreeValue(ctx, value);
+    return settled_promise(ctx, err, 1);
 }
 
 static JSValue capability_call(JSContext *ctx, JSValueConst this_val, int argc,
@@ -127,19 +126,9 @@ static JSValue capability_call(JSContext *ctx, JSValueConst this_val, int argc,
     int rc = prefix ? request(ctx, prefix, prefix_len, args, &reply) : -1;
     JS_FreeCString(ctx, prefix);
     JS_FreeValue(ctx, args);
-    if (rc < 0) {
-        /* Arguments that JSON cannot carry: reject like any async failure. */
-        JSValue err = JS_GetException(ctx);
-        JSValue funcs[2];
-        JSValue promise = JS_NewPromiseCapability(ctx, funcs);
-        JSValue r = JS_Call(ctx, funcs[1], JS_UNDEFINED, 1, &err);
-        JS_FreeValue(ctx, r);
-        JS_FreeValue(ctx, err);
-        JS_FreeValue(ctx, funcs[0]);
-        JS_FreeValue(ctx, funcs[1]);
-        return promise;
-    }
-    return fb_reply_to_promise(ctx, &reply);
+    /* Arguments that JSON cannot carry: reject like any async failure. */
+    if (rc < 0) return settled_promise(ctx, JS_GetException(ctx), 1);
+    return reply_to_promise(ctx, &reply);
 }
 
 /* A frozen object whose methods forward to the host capability `name`. */
@@ -159,8 +148,8 @@ JSValue fb_capability_new(JSContext *ctx, JSValueConst name, JSValueConst method
             JS_FreeValue(ctx, pair);
             size_t qlen;
             const char *q = JS_IsString(quoted) ? JS_ToCStringLen(ctx, &qlen, quoted) : NULL;
-            if (q && qlen > 1) {
-                char *prefix = malloc(qlen);
+            char *prefix = q && qlen > 1 ? malloc(qlen) : NULL;
+            if (prefix) {
                 memcpy(prefix, q, qlen - 1);
                 prefix[qlen - 1] = ',';
                 JSValue data = JS_NewStringLen(ctx, prefix, qlen);
