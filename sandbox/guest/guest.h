@@ -12,6 +12,9 @@
 #define FB_IMPORT(name) __attribute__((import_module("flowbox"), import_name(name)))
 
 /* Why a run ended without a value; mirrored by sandbox/protocol.py. */
+#define FB_REASON_SYNTAX "syntax"
+#define FB_REASON_MODULE "module"
+#define FB_REASON_INPUT "input"
 #define FB_REASON_THREW "threw"
 #define FB_REASON_NEVER_SETTLED "never_settled"
 #define FB_REASON_MEMORY "memory"

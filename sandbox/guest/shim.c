@@ -224,7 +224,7 @@ FB_EXPORT("fb_compile")
 uint64_t fb_compile(const char *src, uint32_t src_len, const char *name) {
     JSValue fn = JS_Eval(ctx, src, src_len, name,
                          JS_EVAL_TYPE_MODULE | JS_EVAL_FLAG_COMPILE_ONLY);
-    if (JS_IsException(fn)) return out_failure("syntax", JS_UNINITIALIZED);
+    if (JS_IsException(fn)) return out_failure(FB_REASON_SYNTAX, JS_UNINITIALIZED);
     size_t bc_len;
     uint8_t *bc = JS_WriteObject(ctx, &bc_len, fn, JS_WRITE_OBJ_BYTECODE);
     if (!bc) {
@@ -238,7 +238,7 @@ uint64_t fb_compile(const char *src, uint32_t src_len, const char *name) {
     if (never_settled)
         return out_message(FB_REASON_NEVER_SETTLED, "Error",
                            "top-level await never settles");
-    if (JS_IsException(ns)) return out_failure("module", JS_UNINITIALIZED);
+    if (JS_IsException(ns)) return out_failure(FB_REASON_MODULE, JS_UNINITIALIZED);
     JSValue meta = find_entry(ns);
     JS_FreeValue(ctx, ns);
     JSValue text = JS_JSONStringify(ctx, meta, JS_UNDEFINED, JS_UNDEFINED);
@@ -350,11 +350,11 @@ static uint64_t finish(JSValue result) {
 FB_EXPORT("fb_run")
 uint64_t fb_run(const uint8_t *bc, uint32_t bc_len, const char *input_json, uint32_t input_len) {
     JSValue input = JS_ParseJSON(ctx, input_json, input_len, "<input>");
-    if (JS_IsException(input)) return out_failure("input", JS_UNINITIALIZED);
+    if (JS_IsException(input)) return out_failure(FB_REASON_INPUT, JS_UNINITIALIZED);
     JSValue fn = JS_ReadObject(ctx, bc, bc_len, JS_READ_OBJ_BYTECODE);
     if (JS_IsException(fn)) {
         JS_FreeValue(ctx, input);
-        return out_failure("input", JS_UNINITIALIZED);
+        return out_failure(FB_REASON_INPUT, JS_UNINITIALIZED);
     }
     int never_settled;
     JSValue ns = evaluate_module(fn, &never_settled);
