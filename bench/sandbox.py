@@ -49,6 +49,7 @@ class Echo:
     """A capability whose one method returns its argument."""
 
     methods = ("echo",)
+    adapter = None
 
     def call(self, method: str, args: list[Any]) -> Any:
         return args[0]

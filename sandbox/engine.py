@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import importlib.metadata
+import json
 import os
 import struct
 import threading
@@ -44,11 +45,15 @@ class Engine:
 
     `signing_key` authenticates artifacts (only bytecode this installation
     produced is ever loaded); pass the same key across restarts to keep
-    stored artifacts loadable. Use as a context manager or call `close()`.
+    stored artifacts loadable. `adapters` are named JavaScript functions
+    ``(raw) => api`` (each source a single expression) that shape a
+    capability's raw host methods into its user-facing API; a capability
+    names its adapter. Use as a context manager or call `close()`.
     """
 
     def __init__(self, *, wasm_path: Path | None = None, cache_dir: Path | None = None,
-                 signing_key: bytes | None = None) -> None:
+                 signing_key: bytes | None = None,
+                 adapters: Mapping[str, str] | None = None) -> None:
         wasm_path = wasm_path or build.WASM_PATH
         if not wasm_path.exists():
             raise GuestCrash(f"guest not built: {wasm_path} is missing "
@@ -66,8 +71,10 @@ class Engine:
         linker.define_wasi()
         self._define_host_call(linker)
         self.deadline_callback = _DEADLINE_CALLBACK(self._on_deadline)
+        self.adapters = dict(adapters or {})
         self.module = _load_module(self.wasmtime, linker, wasm,
-                                   cache_dir or build.BUILD / "cache", self.build_id)
+                                   cache_dir or build.BUILD / "cache", self.build_id,
+                                   self.adapters)
         self.instance_pre = linker.instantiate_pre(self.module)
         # The execution running on each thread. A wasmtime store is used by
         # one thread at a time and its host calls arrive on that thread, so
@@ -98,6 +105,10 @@ class Engine:
         from .execution import Execution
 
         artifact.verify(self)
+        for name, cap in (capabilities or {}).items():
+            if cap.adapter is not None and cap.adapter not in self.adapters:
+                raise ValueError(f"capability {name!r} needs adapter {cap.adapter!r}, "
+                                 "which this engine was not given")
         with Execution(self, limits or Limits(), capabilities or {}) as ex:
             return ex.run(artifact, event, dict(data or {}))
 
@@ -187,17 +198,18 @@ class Engine:
 
 
 def _load_module(engine: wasmtime.Engine, linker: wasmtime.Linker, wasm: bytes,
-                 cache_dir: Path, build_id: str) -> wasmtime.Module:
+                 cache_dir: Path, build_id: str, adapters: Mapping[str, str]) -> wasmtime.Module:
     """The guest, initialized (snapshot.py) and compiled once; later
     processes deserialize the cached machine code (trusted input: we wrote
-    it, keyed by the wasm's hash and the wasmtime version)."""
-    path = cache_dir / f"guest-{build_id}-initialized.cwasm"
+    it, keyed by the wasm's hash, the wasmtime version and the adapters)."""
+    image_id = hashlib.sha256(json.dumps([build_id, sorted(adapters.items())]).encode())
+    path = cache_dir / f"guest-{image_id.hexdigest()[:32]}-initialized.cwasm"
     if path.exists():
         try:
             return wasmtime.Module.deserialize_file(engine, str(path))
         except wasmtime.WasmtimeError:
             path.unlink(missing_ok=True)  # stale or from another config
-    module = wasmtime.Module(engine, snapshot.initialized_module(wasm, engine, linker))
+    module = wasmtime.Module(engine, snapshot.initialized_module(wasm, engine, linker, adapters))
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")

@@ -128,7 +128,8 @@ class Execution:
         try:
             payload = json.dumps({
                 "export": artifact.export, "event": event, "data": data,
-                "caps": {name: list(cap.methods) for name, cap in self.capabilities.items()},
+                "caps": {name: {"methods": list(cap.methods), "adapter": cap.adapter}
+                         for name, cap in self.capabilities.items()},
             }, allow_nan=False).encode()
             bc = self._write(artifact.bytecode + b"\0" + payload)
             inp = bc + len(artifact.bytecode) + 1

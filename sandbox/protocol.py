@@ -34,9 +34,11 @@ class CapabilityError(Exception):
 
 class Capability(Protocol):
     """A host object handed to user code: its methods become async JS
-    functions on the binding of the same name."""
+    functions on the binding of the same name, passed through the engine's
+    adapter of that name when `adapter` is set."""
 
     methods: Sequence[str]
+    adapter: str | None
 
     def call(self, method: str, args: list[Any]) -> Any:
         """Runs one method; returns a JSON-serializable value or raises

@@ -15,6 +15,7 @@ class Recorder:
 
     def __init__(self, methods: dict[str, Any]) -> None:
         self.methods = list(methods)
+        self.adapter: str | None = None
         self._answers = methods
         self.calls: list[tuple[str, list[Any]]] = []
 

@@ -37,8 +37,10 @@ ATTACKS: dict[str, tuple[str, type[Exception]]] = {
     "promise never settles": ("await new Promise(() => {});", NeverSettled),
     "timer past the deadline": ("await new Promise(r => setTimeout(r, 3600e3));",
                                 TimeLimitExceeded),
-    "microtask storm": ("const spin = () => Promise.resolve().then(spin); spin();"
+    "microtask storm": ("const spin = () => { Promise.resolve().then(spin); }; spin();"
                         "await new Promise(() => {});", CpuLimitExceeded),
+    "growing promise chain": ("const spin = () => Promise.resolve().then(spin); spin();"
+                              "await new Promise(() => {});", MemoryLimitExceeded),
     "recursion in JSON.parse": ("return JSON.parse('['.repeat(1e6) + ']'.repeat(1e6));",
                                 StackLimitExceeded),
 }

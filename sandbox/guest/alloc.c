@@ -12,6 +12,18 @@ static int oom_seen;
 void fb_alloc_set_limit(size_t limit) { limit_bytes = limit; }
 int fb_alloc_oom_seen(void) { return oom_seen; }
 
+/* QuickJS collects cycles only when its heap grows by half since the last
+ * collection, which can lie beyond the limit: a program whose garbage is
+ * cyclic (promise chains) would run out of memory with most of it garbage.
+ * The event loop asks this between jobs and collects early. */
+int fb_alloc_wants_gc(void) {
+    static size_t used_after_gc;
+    if (!limit_bytes || used_bytes < limit_bytes / 4 * 3) return 0;
+    if (used_bytes < used_after_gc + limit_bytes / 16) return 0;
+    used_after_gc = used_bytes;
+    return 1;
+}
+
 static int over_budget(size_t extra) {
     if (limit_bytes && used_bytes + extra > limit_bytes) {
         oom_seen = 1;

@@ -25,6 +25,7 @@
 extern const JSMallocFunctions fb_malloc_functions;
 void fb_alloc_set_limit(size_t limit);
 int fb_alloc_oom_seen(void);
+int fb_alloc_wants_gc(void);
 
 /* host.c: the single host import. */
 typedef struct {

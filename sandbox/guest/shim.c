@@ -13,6 +13,8 @@
 
 static JSRuntime *rt;
 static JSContext *ctx;
+/* Adapter functions by name (fb_adapter); out of reach of user code. */
+static JSValue adapters;
 
 FB_EXPORT("fb_alloc") void *fb_alloc(size_t size) { return malloc(size); }
 FB_EXPORT("fb_free") void fb_free(void *ptr) { free(ptr); }
@@ -28,6 +30,7 @@ FB_EXPORT("fb_init") int fb_init(void) {
     ctx = JS_NewContext(rt);
     if (!ctx) return -1;
     if (fb_globals_install(ctx) < 0 || fb_timers_install(ctx) < 0) return -1;
+    adapters = JS_NewObjectProto(ctx, JS_NULL);
     return JS_HasException(ctx) ? -1 : 0;
 }
 
@@ -120,13 +123,33 @@ static uint64_t out_message(const char *reason, const char *name, const char *me
     return out_json('e', o);
 }
 
+/* ---- adapters ---------------------------------------------------------- */
+
+/* Registers an adapter: a script (NUL-terminated) whose value is a function
+ * `(raw) => api` that shapes a capability's raw host methods into the API
+ * user code sees. Called before the snapshot is taken, so adapters cost
+ * nothing per execution and capture pristine built-ins. */
+FB_EXPORT("fb_adapter")
+uint64_t fb_adapter(const char *name, const char *src, uint32_t src_len) {
+    JSValue fn = JS_Eval(ctx, src, src_len, name, JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_STRICT);
+    if (JS_IsException(fn)) return out_failure(FB_REASON_SYNTAX, JS_UNINITIALIZED);
+    if (!JS_IsFunction(ctx, fn)) {
+        JS_FreeValue(ctx, fn);
+        return out_message(FB_REASON_MODULE, "TypeError", "an adapter must evaluate to a function");
+    }
+    JS_SetPropertyStr(ctx, adapters, name, fn);
+    return out_bytes('o', NULL, 0, NULL, 0);
+}
+
 /* ---- the event loop ----------------------------------------------------- */
 
 static void drain_jobs(void) {
     JSContext *c;
     int r;
+    unsigned jobs = 0;
     while ((r = JS_ExecutePendingJob(rt, &c)) != 0) {
         if (r < 0) JS_FreeValue(ctx, JS_GetException(ctx));
+        if ((++jobs & 255) == 0 && fb_alloc_wants_gc()) JS_RunGC(rt);
     }
 }
 
@@ -261,6 +284,30 @@ uint64_t fb_compile(const char *src, uint32_t src_len, const char *name) {
 
 /* ---- run ---------------------------------------------------------------- */
 
+/* One capability as user code sees it: the raw host methods, passed
+ * through the named adapter when the spec names one. */
+static JSValue capability_value(JSValueConst name, JSValueConst spec) {
+    JSValue methods = JS_GetPropertyStr(ctx, spec, "methods");
+    JSValue raw = fb_capability_new(ctx, name, methods);
+    JS_FreeValue(ctx, methods);
+    JSValue adapter = JS_GetPropertyStr(ctx, spec, "adapter");
+    if (!JS_IsString(adapter)) {
+        JS_FreeValue(ctx, adapter);
+        return raw;
+    }
+    JSAtom atom = JS_ValueToAtom(ctx, adapter);
+    JS_FreeValue(ctx, adapter);
+    JSValue fn = JS_GetProperty(ctx, adapters, atom);
+    JS_FreeAtom(ctx, atom);
+    JSValue api = JS_IsFunction(ctx, fn)
+        ? JS_Call(ctx, fn, JS_UNDEFINED, 1, (JSValueConst *)&raw)
+        : JS_ThrowInternalError(ctx, "no such adapter");
+    JS_FreeValue(ctx, fn);
+    JS_FreeValue(ctx, raw);
+    return api;
+}
+
+/* `data` plus one member per capability; JS_EXCEPTION when an adapter failed. */
 static JSValue build_bindings(JSValueConst input) {
     JSValue bindings = JS_GetPropertyStr(ctx, input, "data");
     if (!JS_IsObject(bindings)) {
@@ -270,18 +317,25 @@ static JSValue build_bindings(JSValueConst input) {
     JSValue caps = JS_GetPropertyStr(ctx, input, "caps");
     JSPropertyEnum *props;
     uint32_t n;
+    int failed = 0;
     if (JS_IsObject(caps) &&
         JS_GetOwnPropertyNames(ctx, &props, &n, caps, JS_GPN_STRING_MASK) == 0) {
-        for (uint32_t i = 0; i < n; i++) {
+        for (uint32_t i = 0; i < n && !failed; i++) {
             JSValue name = JS_AtomToString(ctx, props[i].atom);
-            JSValue methods = JS_GetProperty(ctx, caps, props[i].atom);
-            JS_SetProperty(ctx, bindings, props[i].atom, fb_capability_new(ctx, name, methods));
+            JSValue spec = JS_GetProperty(ctx, caps, props[i].atom);
+            JSValue value = capability_value(name, spec);
+            failed = JS_IsException(value);
+            if (!failed) JS_SetProperty(ctx, bindings, props[i].atom, value);
             JS_FreeValue(ctx, name);
-            JS_FreeValue(ctx, methods);
+            JS_FreeValue(ctx, spec);
         }
         JS_FreePropertyEnum(ctx, props, n);
     }
     JS_FreeValue(ctx, caps);
+    if (failed) {
+        JS_FreeValue(ctx, bindings);
+        return JS_EXCEPTION;
+    }
     return bindings;
 }
 
@@ -323,6 +377,9 @@ static uint64_t finish(JSValue result) {
     if (JS_IsPromise(result)) {
         if (settle(result) < 0) {
             JS_FreeValue(ctx, result);
+            /* A job that ran out of memory can leave the promise orphaned. */
+            if (fb_alloc_oom_seen())
+                return out_message(FB_REASON_MEMORY, "RangeError", "out of memory");
             return out_message(FB_REASON_NEVER_SETTLED, "Error",
                                "the workflow's promise never settles: nothing is left "
                                "that could resolve it (no pending timers or host calls)");
@@ -376,7 +433,9 @@ uint64_t fb_run(const uint8_t *bc, uint32_t bc_len, const char *input_json, uint
     JSValue bindings = build_bindings(input);
     JS_FreeValue(ctx, input);
     JSValue result;
-    if (!JS_IsFunction(ctx, entry)) {
+    if (JS_IsException(bindings)) {
+        result = JS_EXCEPTION;
+    } else if (!JS_IsFunction(ctx, entry)) {
         JS_FreeValue(ctx, bindings);
         result = JS_ThrowTypeError(ctx, "the module has no runnable export");
     } else {
