@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Mapping
+from typing import Any
 
 import wasmtime
 
@@ -49,7 +50,7 @@ def take(module: wasmtime.Module, engine: wasmtime.Engine, linker: wasmtime.Link
         store.close()
 
 
-def _add_adapter(store: wasmtime.Store, exports: wasmtime.InstanceExports, base: int,
+def _add_adapter(store: wasmtime.Store, exports: Mapping[str, Any], base: int,
                  name: str, source: str) -> None:
     alloc, fb_adapter = exports["fb_alloc"], exports["fb_adapter"]
     assert isinstance(alloc, wasmtime.Func) and isinstance(fb_adapter, wasmtime.Func)
