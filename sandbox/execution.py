@@ -198,6 +198,8 @@ class Execution:
         This is the hot path of every binding call: keep it flat."""
         if req_ptr == 0 and req_len == 0:
             reply, self._pending_reply = self._pending_reply, b""
+        elif req_len > self.limits.host_call_bytes:
+            reply = _too_big("request", req_len, self.limits.host_call_bytes)
         else:
             try:
                 cap, method, args = protocol.decode_request(
@@ -215,6 +217,9 @@ class Execution:
                 else:
                     reply = self._dispatch(cap, method, args)
         n = len(reply)
+        if n > self.limits.host_call_bytes + 1:
+            reply = _too_big("reply", n - 1, self.limits.host_call_bytes)
+            n = len(reply)
         if n <= reply_cap:
             ctypes.memmove(self._base + reply_ptr, reply, n)
         else:
@@ -251,6 +256,12 @@ class Execution:
         except Exception as exc:  # a binding's bug must not crash the host or leak details
             return protocol.encode_error("Error", f"{cap}.{method} failed: "
                                                   f"internal error ({type(exc).__name__})")
+
+
+def _too_big(what: str, size: int, limit: int) -> bytes:
+    return protocol.encode_error(
+        "RangeError", f"host call {what} of {size} bytes is over the limit "
+                      f"host_call_bytes ({limit} bytes)")
 
 
 def _func(extern: object) -> wasmtime.Func:

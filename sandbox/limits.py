@@ -33,6 +33,7 @@ class Limits:
     memory: int = 64 * MiB  # bytes the JS heap may use
     stack: int = 1 * MiB  # bytes of JS stack (deep recursion)
     host_calls: int = 1000  # binding calls per execution
+    host_call_bytes: int = 8 * MiB  # bytes of one host call's request or reply
     log_bytes: int = 64 * 1024  # bytes of console output per execution
     result_bytes: int = 1 * MiB  # bytes of the JSON result
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from helpers import Recorder
 
-from sandbox import CapabilityError, Engine, NeverSettled, UserError
+from sandbox import CapabilityError, Engine, Limits, NeverSettled, UserError
 
 
 def test_result_and_event(run: Any) -> None:
@@ -185,6 +185,24 @@ def test_large_replies_cross_the_boundary_intact(engine: Engine) -> None:
       const v = await store.get('k'); return [v.length, v.slice(-2)];
     }""", "w.js")
     assert engine.run(art, capabilities={"store": cap}).value == [100_001, "xé"]
+
+
+def test_host_call_size_is_bounded_both_ways_with_a_catchable_error(engine: Engine) -> None:
+    cap = Recorder({"echo": lambda x: x, "big": lambda n: "y" * n})
+    art = engine.compile("""
+    export default async function (event, { cap }) {
+      const out = [];
+      for (const f of [() => cap.echo("x".repeat(5000)), () => cap.big(5000), () => cap.big(10)]) {
+        try { out.push((await f()).length) } catch (e) { out.push(`${e.name}: ${e.message}`) }
+      }
+      return out;
+    }""", "w.js")
+    r = engine.run(art, capabilities={"cap": cap}, limits=Limits(host_call_bytes=4096))
+    assert r.value == [
+        "RangeError: host call request of 5019 bytes is over the limit host_call_bytes (4096 bytes)",
+        "RangeError: host call reply of 5002 bytes is over the limit host_call_bytes (4096 bytes)",
+        10]
+    assert [c[0] for c in cap.calls] == ["big", "big"]  # the oversized request never ran
 
 
 def test_bindings_are_frozen(engine: Engine) -> None:
