@@ -40,7 +40,9 @@ def test_meter_counts_log_bytes() -> None:
 
 
 def test_every_limit_has_an_error_that_names_it() -> None:
-    fields = {f for f in Limits.__dataclass_fields__}
+    # host_call_bytes refuses one call with a catchable RangeError instead
+    # (tests/test_run.py); the execution goes on.
+    fields = {f for f in Limits.__dataclass_fields__} - {"host_call_bytes"}
     assert set(LIMIT_ERRORS) == fields
     err = HostCallLimitExceeded(1000)
     assert "host_calls" in str(err) and err.to_dict()["limit"] == "host_calls"
