@@ -1,3 +1,39 @@
-"""The capabilities handed to user code (store, room, files, event, env,
-step): each a small host-side object with a dispatch table that implements
-sandbox.Capability. Knows nothing of HTTP; filled in by later issues."""
+"""The capabilities handed to user code: `store` (KV, read-only), `room`
+(room and user metadata, read-only), `files` (object storage), `event`
+and `env`. Each binding is a small host object with a dispatch table,
+written against the narrow interfaces of storage.py and scoped to one
+account before the sandbox sees it; `bundle.build` puts them together for
+one execution.
+
+    engine = Engine(adapters=bindings.ADAPTERS)
+    b = bindings.build(sources, account="acme", event=event, env=env, timeout=30)
+    result = b.finish(engine.run(artifact, b.event, capabilities=b.capabilities,
+                                 data=b.data, limits=limits))
+"""
+
+from pathlib import Path
+
+from .bundle import Bundle, Sources, build
+from .env import Env, InvalidEnv
+from .errors import BackendUnavailable, BindingError, KeyRejected, StorageError
+from .event import EVENT_TYPES, InvalidEvent, make_event
+from .files import FilesBinding, FilesLimits
+from .localfiles import LocalObjectStore
+from .memory import MemoryDirectory, MemoryKV
+from .room import RoomBinding, apply_event
+from .s3files import S3Config, S3ObjectStore
+from .storage import KVEntry, ObjectInfo, ObjectStore, Presence, Room, User
+from .store import StoreBinding
+
+_JS = Path(__file__).parent / "js"
+# The JavaScript that shapes raw host methods into each binding's API; the
+# engine registers them once (sandbox adapters).
+ADAPTERS = {name: (_JS / f"{name}.js").read_text() for name in ("store", "files")}
+
+__all__ = [
+    "ADAPTERS", "EVENT_TYPES", "BackendUnavailable", "BindingError", "Bundle", "Env",
+    "FilesBinding", "FilesLimits", "InvalidEnv", "InvalidEvent", "KVEntry", "KeyRejected",
+    "LocalObjectStore", "MemoryDirectory", "MemoryKV", "ObjectInfo", "ObjectStore", "Presence",
+    "Room", "RoomBinding", "S3Config", "S3ObjectStore", "Sources", "StorageError",
+    "StoreBinding", "User", "apply_event", "build", "make_event",
+]

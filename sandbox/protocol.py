@@ -37,8 +37,15 @@ class Capability(Protocol):
     functions on the binding of the same name, passed through the engine's
     adapter of that name when `adapter` is set."""
 
-    methods: Sequence[str]
-    adapter: str | None
+    @property
+    def methods(self) -> Sequence[str]:
+        """The method names user code may call."""
+        ...
+
+    @property
+    def adapter(self) -> str | None:
+        """The engine adapter that shapes these methods, or None."""
+        ...
 
     def call(self, method: str, args: list[Any]) -> Any:
         """Runs one method; returns a JSON-serializable value or raises

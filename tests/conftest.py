@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
+import bindings
 from sandbox import Artifact, Engine, RunResult
 
 
 @pytest.fixture(scope="session")
 def engine() -> Iterator[Engine]:
-    with Engine() as e:
+    with Engine(adapters=bindings.ADAPTERS) as e:
         yield e
 
 
