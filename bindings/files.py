@@ -146,7 +146,7 @@ class FilesBinding:
             raise InvalidArgument("files.list: include may hold 'httpMetadata' and "
                                   "'customMetadata'")
         cursor = options.get("cursor")
-        after = self.scope + _decode_cursor(cursor) if cursor else None
+        after = self.scope + keys.decode_cursor(cursor, "files.list") if cursor else None
         page = self._backend("list", lambda: self.store.list(
             self.scope + prefix, start_after=after, limit=limit, delimiter=delimiter,
             with_metadata=bool(include)))
@@ -157,7 +157,7 @@ class FilesBinding:
             "delimitedPrefixes": [p[strip:] for p in page.prefixes],
         }
         if page.next_after is not None:
-            reply["cursor"] = _encode_cursor(page.next_after[strip:])
+            reply["cursor"] = keys.encode_cursor(page.next_after[strip:])
         return reply
 
     # -- helpers ---------------------------------------------------------------
@@ -243,17 +243,3 @@ def _put_options(options: Any) -> tuple[dict[str, str], dict[str, str]]:
         if any(ord(c) < 32 or ord(c) == 127 for c in text):
             raise InvalidArgument("files.put: metadata must not contain control characters")
     return http, custom
-
-
-def _encode_cursor(after: str) -> str:
-    return base64.urlsafe_b64encode(after.encode("utf-8", "surrogatepass")).decode()
-
-
-def _decode_cursor(cursor: Any) -> str:
-    try:
-        after = base64.urlsafe_b64decode(str(cursor).encode()).decode("utf-8", "surrogatepass")
-    except ValueError:
-        raise InvalidArgument("files.list: cursor is not one this binding returned") from None
-    if "\x00" in after or after.startswith("/"):
-        raise InvalidArgument("files.list: cursor is not one this binding returned")
-    return after

@@ -12,6 +12,8 @@ an escape).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from typing import Any
 from urllib.parse import quote
@@ -114,3 +116,22 @@ def _segment(ident: str) -> str:
     if not ident:
         raise ValueError("an account or room id must not be empty")
     return quote(ident, safe="-_").replace(".", "%2E")
+
+
+def encode_cursor(after: str) -> str:
+    """An opaque listing cursor for a position (a key relative to the scope)."""
+    return base64.urlsafe_b64encode(after.encode("utf-8", "surrogatepass")).decode()
+
+
+def decode_cursor(cursor: Any, what: str) -> str:
+    """The position inside a cursor from encode_cursor; InvalidArgument for
+    anything else. The position is only ever used below the caller's scope
+    prefix, so a forged cursor can skip keys but never reach others."""
+    try:
+        raw = base64.b64decode(str(cursor).encode(), altchars=b"-_", validate=True)
+        after = raw.decode("utf-8", "surrogatepass")
+    except (binascii.Error, ValueError):
+        raise InvalidArgument(f"{what}: cursor is not one this binding returned") from None
+    if "\x00" in after:
+        raise InvalidArgument(f"{what}: cursor is not one this binding returned")
+    return after

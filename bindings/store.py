@@ -74,7 +74,7 @@ class StoreBinding:
                 or not 1 <= limit <= MAX_LIST_LIMIT:
             raise InvalidArgument(f"store.list: limit must be an integer from 1 to "
                                   f"{MAX_LIST_LIMIT}")
-        after = _decode_cursor(cursor) if cursor else None
+        after = keys.decode_cursor(cursor, "store.list") if cursor else None
         page = self.source.kv_list(self.account, store, prefix, after, limit)
         listed = []
         for e in page.entries:
@@ -86,7 +86,7 @@ class StoreBinding:
             listed.append(item)
         reply: dict[str, Any] = {"keys": listed, "list_complete": not page.more}
         if page.more and page.entries:
-            reply["cursor"] = _encode_cursor(page.entries[-1].key)
+            reply["cursor"] = keys.encode_cursor(page.entries[-1].key)
         return reply
 
 
@@ -101,14 +101,3 @@ def _value(entry: KVEntry, kind: str) -> dict[str, Any]:
             raise InvalidArgument(f"store.get: the value of {entry.key!r} is not valid "
                                   "JSON") from None
     return {"value": text}
-
-
-def _encode_cursor(key: str) -> str:
-    return base64.urlsafe_b64encode(key.encode()).decode()
-
-
-def _decode_cursor(cursor: Any) -> str:
-    try:
-        return base64.urlsafe_b64decode(str(cursor).encode()).decode()
-    except ValueError:
-        raise InvalidArgument("store.list: cursor is not one this store returned") from None

@@ -23,3 +23,11 @@ class Recorder:
         self.calls.append((method, args))
         answer = self._answers[method]
         return answer(*args) if callable(answer) else answer
+
+
+def run_with(engine: Any, source: str, bundle: Any, limits: Limits | None = None) -> Any:
+    """Compiles `source` and runs it with a bindings Bundle; the finished result."""
+    artifact = engine.compile(source, "workflow.js")
+    result = engine.run(artifact, bundle.event, capabilities=bundle.capabilities,
+                        data=bundle.data, limits=limits or Limits())
+    return bundle.finish(result)
