@@ -22,10 +22,10 @@ class InvalidArgument(BindingError):
     js_name = "TypeError"
 
 
-class ReadOnly(BindingError):
-    """User code tried to write through a read-only binding."""
+class InvalidValue(BindingError):
+    """Stored data that cannot be read the way user code asked."""
 
-    js_name = "TypeError"
+    js_name = "SyntaxError"
 
 
 class BindingLimitExceeded(BindingError):

@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 from . import keys
-from .errors import InvalidArgument
+from .errors import InvalidArgument, InvalidValue
 from .storage import KVEntry, KVSource
 
 DEFAULT_STORE = "default"
@@ -98,6 +98,6 @@ def _value(entry: KVEntry, kind: str) -> dict[str, Any]:
         try:
             return {"value": json.loads(text)}
         except ValueError:
-            raise InvalidArgument(f"store.get: the value of {entry.key!r} is not valid "
-                                  "JSON") from None
+            raise InvalidValue(f"store.get: the value of {entry.key!r} is not valid JSON") \
+                from None
     return {"value": text}
