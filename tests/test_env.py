@@ -25,10 +25,10 @@ def go(engine: Engine, source: str, env: Env = ENV) -> Any:
 
 
 def test_vars_and_secrets_reach_user_code(engine: Engine) -> None:
-    result = go(engine, """export default async function(event, b) {
-      return [b.env.REGION, b.REGION, b.env.API_TOKEN === "%s", b.API_TOKEN.length, b.event.type,
+    result = go(engine, f"""export default async function(event, b) {{
+      return [b.env.REGION, b.REGION, b.env.API_TOKEN === "{SECRET}", b.API_TOKEN.length, b.event.type,
               event.accountId, Object.keys(b.env).sort()];
-    }""" % SECRET)
+    }}""")
     assert result.value == ["eu", "eu", True, len(SECRET), "user.created", "acme",
                             ["API_TOKEN", "MODE", "REGION"]]
 
