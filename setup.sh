@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up Flowbox on a fresh Debian machine and runs the example workflow.
-#   ./setup.sh            install everything, build the guest, run examples/welcome.js
+#   ./setup.sh            install everything, build the guest, run examples/room-digest.ts
 #   ./setup.sh --no-run   the same without the run (used by test.sh)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -24,5 +24,6 @@ PYTHON="${PYTHON:-python3}"
 .venv/bin/python sandbox/build.py
 
 if [ "${1:-}" != "--no-run" ]; then
-  .venv/bin/flowbox run examples/welcome.js --event '{"type":"participant.joined","data":{"userId":"u_1","roomId":"room_1"}}'
+  .venv/bin/flowbox run examples/room-digest.ts --data examples/data \
+    --event '{"type":"participant.joined","data":{"userId":"u_1","roomId":"r_1"}}'
 fi

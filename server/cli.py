@@ -1,11 +1,16 @@
 """The `flowbox` command line.
 
     flowbox run FILE [--event JSON] [--timeout SECONDS] [--memory MB]
+                     [--data DIR] [--account ID] [--room-scope ROOM]
+                     [--var NAME=VALUE]... [--secret NAME=VALUE]...
 
 compiles FILE (JavaScript, or TypeScript when it ends in .ts), runs its
-entry point once with the event, prints the JSON result on stdout and the
-captured console output on stderr. Exit status: 0 success; 1 the code threw
-or did not compile; 2 a limit was breached.
+entry point once with the event and the bindings (store, room, files,
+event, env; from the data directory of server/localdata.py when --data is
+given, else empty, with files discarded after the run), prints the JSON
+result on stdout and the captured console output on stderr. Exit status:
+0 success; 1 the code threw or did not compile, or bad input; 2 a limit was
+breached.
 """
 
 from __future__ import annotations
@@ -13,10 +18,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
-from sandbox import CompileError, Engine, LimitExceeded, Limits, SandboxError
+import bindings
+from sandbox import CompileError, Engine, LimitExceeded, Limits, RunResult, SandboxError
+
+from . import localdata
 
 EXIT_OK, EXIT_USER, EXIT_LIMIT = 0, 1, 2
 
@@ -26,19 +35,66 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="compile and run one workflow file once")
     run.add_argument("file", type=Path, help="a .js or .ts module")
-    run.add_argument("--event", default="{}", help="the event, as JSON (default {})")
+    run.add_argument("--event", default="{}",
+                     help='the event as JSON: {"type": ..., "data": {...}} (default {}; '
+                          'type defaults to participant.joined)')
     run.add_argument("--timeout", type=float, default=Limits.timeout,
                      help=f"wall-clock limit in seconds (default {Limits.timeout:g})")
     run.add_argument("--memory", type=int, default=Limits.memory // (1024 * 1024),
                      help=f"JS heap limit in MB (default {Limits.memory // (1024 * 1024)})")
+    run.add_argument("--data", type=Path, metavar="DIR",
+                     help="a local data directory for the bindings (see README)")
+    run.add_argument("--account", default="local", help="the account the run belongs to")
+    run.add_argument("--room-scope", metavar="ROOM",
+                     help="run as a workflow scoped to this room (files are the room's)")
+    run.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
+                     help="an environment variable for env (repeatable)")
+    run.add_argument("--secret", action="append", default=[], metavar="NAME=VALUE",
+                     help="a secret for env, masked in all output (repeatable)")
     return parser
 
 
-def _event(text: str) -> Any:
+class InputError(Exception):
+    """Bad command-line input; the message says which."""
+
+
+def _event(text: str, account: str) -> dict[str, Any]:
     try:
-        return json.loads(text)
+        doc = json.loads(text)
     except ValueError as exc:
-        raise SystemExit(f"flowbox: --event is not valid JSON: {exc}") from None
+        raise InputError(f"--event is not valid JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise InputError("--event must be a JSON object")
+    try:
+        return bindings.make_event(account, doc.get("type", "participant.joined"),
+                                   doc.get("data"))
+    except bindings.InvalidEvent as exc:
+        raise InputError(f"--event: {exc.field}: {exc}") from None
+
+
+def _pairs(flag: str, items: list[str]) -> dict[str, str]:
+    pairs = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise InputError(f"{flag} takes NAME=VALUE, got {item!r}")
+        pairs[name] = value
+    return pairs
+
+
+def _bundle(args: argparse.Namespace, data_dir: Path, limits: Limits) -> bindings.Bundle:
+    event = _event(args.event, args.account)
+    try:
+        sources, env = localdata.load(data_dir, args.account)
+        env = bindings.Env(vars={**env.vars, **_pairs("--var", args.var)},
+                           secrets={**env.secrets, **_pairs("--secret", args.secret)})
+    except (localdata.DataError, bindings.InvalidEnv) as exc:
+        raise InputError(str(exc)) from None
+    if isinstance(sources.directory, bindings.MemoryDirectory):
+        # As the server will: the event updates presence and users first.
+        bindings.apply_event(sources.directory, sources.directory, args.account, event)
+    return bindings.build(sources, account=args.account, event=event, env=env,
+                          room_scope=args.room_scope, timeout=limits.timeout)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -47,19 +103,18 @@ def run_command(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"flowbox: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return EXIT_USER
-    event = _event(args.event)
     try:
         limits = Limits(timeout=args.timeout, memory=args.memory * 1024 * 1024)
-    except ValueError as exc:
+        if args.data is not None and not args.data.is_dir():
+            raise InputError(f"--data {args.data}: no such directory")
+        with tempfile.TemporaryDirectory(prefix="flowbox-run-") as scratch:
+            bundle = _bundle(args, args.data or Path(scratch), limits)
+            result = _compile_and_run(args.file.name, source, bundle, limits)
+    except (InputError, ValueError) as exc:
         print(f"flowbox: {exc}", file=sys.stderr)
         return EXIT_USER
-    with Engine() as engine:
-        try:
-            artifact = engine.compile(source, args.file.name)
-        except CompileError as exc:
-            print(f"flowbox: compile error: {exc}", file=sys.stderr)
-            return EXIT_USER
-        result = engine.run(artifact, event, limits=limits)
+    if result is None:
+        return EXIT_USER
     for entry in result.logs:
         print(f"[{entry.level}] {entry.message}", file=sys.stderr)
     if result.error is None:
@@ -67,6 +122,19 @@ def run_command(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"flowbox: {_describe(result.error)}", file=sys.stderr)
     return EXIT_LIMIT if isinstance(result.error, LimitExceeded) else EXIT_USER
+
+
+def _compile_and_run(name: str, source: str, bundle: bindings.Bundle,
+                     limits: Limits) -> RunResult | None:
+    with Engine(adapters=bindings.ADAPTERS) as engine:
+        try:
+            artifact = engine.compile(source, name)
+        except CompileError as exc:
+            print(f"flowbox: compile error: {exc}", file=sys.stderr)
+            return None
+        result = engine.run(artifact, bundle.event, capabilities=bundle.capabilities,
+                            data=bundle.data, limits=limits)
+    return bundle.finish(result)
 
 
 def _describe(error: SandboxError) -> str:

@@ -78,3 +78,68 @@ def test_bad_event_json_is_a_clear_error(script) -> None:  # type: ignore[no-unt
 def test_missing_file(tmp_path: Path) -> None:
     proc = flowbox("run", str(tmp_path / "absent.js"))
     assert proc.returncode == 1 and "cannot read" in proc.stderr
+
+
+def test_bindings_from_a_local_data_directory(tmp_path: Path) -> None:
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(ROOT / "examples" / "data", data, ignore=shutil.ignore_patterns("files"))
+    proc = flowbox("run", "examples/room-digest.ts", "--data", str(data), "--event",
+                   '{"type": "participant.joined", "data": {"userId": "u_1", "roomId": "r_1"}}')
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"line": "Hello, Ada! 2 of 12 in Design review.",
+                                       "region": "eu-west", "saved": "digests/r_1.txt",
+                                       "size": 37}
+    assert "[log] Hello, Ada!" in proc.stderr
+    # The file the run wrote is there for the next run to read.
+    proc = flowbox("run", str(_write(tmp_path, "read.js", """
+      export default async (e, { files }) => (await files.get("digests/r_1.txt")).text();""")),
+                   "--data", str(data))
+    assert json.loads(proc.stdout) == "Hello, Ada! 2 of 12 in Design review."
+
+
+def _write(tmp_path: Path, name: str, source: str) -> Path:
+    path = tmp_path / name
+    path.write_text(source)
+    return path
+
+
+def test_vars_and_secrets_from_flags_with_secrets_masked(tmp_path: Path) -> None:
+    path = _write(tmp_path, "env.js", """export default async (e, { env }) => {
+      console.log("using", env.TOKEN); return [env.MODE, env.TOKEN]; }""")
+    proc = flowbox("run", str(path), "--var", "MODE=dev", "--secret", "TOKEN=tok-12345")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == ["dev", "[redacted]"]
+    assert "tok-12345" not in proc.stdout + proc.stderr
+
+
+def test_without_data_files_start_empty_and_are_discarded(tmp_path: Path) -> None:
+    path = _write(tmp_path, "f.js", """export default async (e, { files, store }) => {
+      const before = (await files.list()).objects.length;
+      await files.put("k", "v");
+      return [before, await store.get("anything")]; }""")
+    for _ in range(2):
+        proc = flowbox("run", str(path))
+        assert json.loads(proc.stdout) == [0, None], proc.stderr
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--data", "/nonexistent/dir"], "--data /nonexistent/dir: no such directory"),
+    (["--var", "lower=x"], "variable name 'lower' must match"),
+    (["--secret", "TOKEN"], "--secret takes NAME=VALUE, got 'TOKEN'"),
+    (["--secret", "TOKEN=abc"], "secret TOKEN must be at least 4 characters"),
+    (["--event", '{"type": "room.exploded"}'], "--event: type: type must be one of"),
+    (["--event", "[1]"], "--event must be a JSON object"),
+])
+def test_bad_input_exits_1_naming_it(tmp_path: Path, args: list[str], message: str) -> None:
+    path = _write(tmp_path, "ok.js", "export default async () => 1")
+    proc = flowbox("run", str(path), *args)
+    assert proc.returncode == 1 and message in proc.stderr, proc.stderr
+
+
+def test_a_broken_data_file_is_named(tmp_path: Path) -> None:
+    (tmp_path / "rooms.json").write_text("{not json")
+    path = _write(tmp_path, "ok.js", "export default async () => 1")
+    proc = flowbox("run", str(path), "--data", str(tmp_path))
+    assert proc.returncode == 1 and "rooms.json" in proc.stderr
