@@ -47,3 +47,12 @@ class StorageError(Exception):
 
 class KeyRejected(ValueError):
     """Raised by a storage backend for a key it cannot store."""
+
+
+class ObjectTooLarge(Exception):
+    """Raised by ObjectStore.get, before reading the body, for an object
+    over the caller's `max_bytes`."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"the object is {size} bytes")
+        self.size = size

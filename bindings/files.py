@@ -35,6 +35,7 @@ from .errors import (
     BindingLimitExceeded,
     InvalidArgument,
     KeyRejected,
+    ObjectTooLarge,
     StorageError,
 )
 from .storage import ObjectInfo, ObjectStore
@@ -104,17 +105,16 @@ class FilesBinding:
         full = self._key(key)
         if options not in (None, {}):
             raise InvalidArgument("files.get: options (onlyIf, range) are not supported")
-        head = self._backend("get", lambda: self.store.head(full))
-        if head is None:
-            return None
-        if head.size > self.limits.max_object_bytes:
+        limit = self.limits.max_object_bytes
+        try:
+            found = self._backend("get", lambda: self.store.get(full, max_bytes=limit))
+        except ObjectTooLarge as exc:
             raise BindingLimitExceeded(
-                f"files.get: the object is {head.size} bytes; the limit max_object_bytes "
-                f"is {self.limits.max_object_bytes}")
-        self._charge("get", head.size)
-        found = self._backend("get", lambda: self.store.get(full))
+                f"files.get: the object is {exc.size} bytes; the limit max_object_bytes "
+                f"is {limit}") from None
         if found is None:
             return None
+        self._charge("get", found[0].size)
         info, data = found
         return {**self._object(info), "body": base64.b64encode(data).decode()}
 

@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-from .errors import KeyRejected, StorageError
+from .errors import KeyRejected, ObjectTooLarge, StorageError
 from .storage import ObjectInfo, ObjectPage
 
 _SUFFIX = "~"
@@ -80,10 +80,12 @@ class LocalObjectStore:
                 from None
         return info
 
-    def get(self, key: str) -> tuple[ObjectInfo, bytes] | None:
+    def get(self, key: str, max_bytes: int | None = None) -> tuple[ObjectInfo, bytes] | None:
         try:
             with open(self._path(key), "rb") as f:
                 info = _info(key, f.readline())
+                if max_bytes is not None and info.size > max_bytes:
+                    raise ObjectTooLarge(info.size)
                 return info, f.read()
         except (FileNotFoundError, NotADirectoryError):
             return None

@@ -19,7 +19,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import StorageError
+from .errors import ObjectTooLarge, StorageError
 from .storage import ObjectInfo, ObjectPage
 
 # R2's httpMetadata names and the S3 request / response fields they map to.
@@ -89,11 +89,17 @@ class S3ObjectStore:
 
         return _info(key, _s3(put))
 
-    def get(self, key: str) -> tuple[ObjectInfo, bytes] | None:
+    def get(self, key: str, max_bytes: int | None = None) -> tuple[ObjectInfo, bytes] | None:
         def get() -> tuple[ObjectInfo, bytes] | None:
             reply = _unless_missing(lambda: self.client.get_object(
                 Bucket=self.bucket, Key=self.prefix + key))
-            return None if reply is None else (_info(key, reply), reply["Body"].read())
+            if reply is None:
+                return None
+            info = _info(key, reply)
+            if max_bytes is not None and info.size > max_bytes:
+                reply["Body"].close()  # headers only: the body is never read
+                raise ObjectTooLarge(info.size)
+            return info, reply["Body"].read()
 
         return _s3(get)
 

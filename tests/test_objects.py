@@ -142,3 +142,14 @@ def test_local_backend_refuses_a_segment_it_cannot_store(tmp_path: object) -> No
     store = LocalObjectStore(tmp_path / "files")  # type: ignore[operator]
     with pytest.raises(KeyRejected, match="longer than the local backend allows"):
         store.put("acct/" + "é" * 200, b"x", {}, {})
+
+
+def test_get_refuses_an_object_over_max_bytes_without_reading_it(objects: ObjectStore) -> None:
+    from bindings.errors import ObjectTooLarge
+
+    objects.put("acct/big", b"x" * 2000, {}, {})
+    with pytest.raises(ObjectTooLarge) as info:
+        objects.get("acct/big", max_bytes=1999)
+    assert info.value.size == 2000
+    got = objects.get("acct/big", max_bytes=2000)
+    assert got is not None and len(got[1]) == 2000
