@@ -3,8 +3,8 @@ room-scoped workflows), with the shape of Cloudflare's R2 binding
 (js/files.js builds R2Object and R2ObjectBody from the replies).
 
 Raw host methods (keys are relative to the scope):
-  put(key, {text} | {b64} | null, {httpMetadata, customMetadata}) -> object
-  get(key) -> object with {b64} body, or null
+  put(key, bytes | null, {httpMetadata, customMetadata}) -> object
+  get(key) -> [object, body bytes] (a sandbox Binary), or null
   head(key) -> object or null
   delete(key | [keys]) -> null
   list({prefix, limit, cursor, delimiter, include}) -> {objects, truncated,
@@ -20,14 +20,14 @@ its own.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any, TypeVar
+
+from sandbox import Binary
 
 from . import keys
 from .errors import (
@@ -101,7 +101,7 @@ class FilesBinding:
         info = self._backend("put", lambda: self.store.put(full, data, http, custom))
         return self._object(info)
 
-    def get(self, key: Any, options: Any) -> dict[str, Any] | None:
+    def get(self, key: Any, options: Any) -> Binary | None:
         full = self._key(key)
         if options not in (None, {}):
             raise InvalidArgument("files.get: options (onlyIf, range) are not supported")
@@ -116,7 +116,7 @@ class FilesBinding:
             return None
         self._charge("get", found[0].size)
         info, data = found
-        return {**self._object(info), "body": base64.b64encode(data).decode()}
+        return Binary(self._object(info), data)
 
     def delete(self, which: Any) -> None:
         if isinstance(which, list):
@@ -206,13 +206,8 @@ class FilesBinding:
 def _body(body: Any) -> bytes:
     if body is None:
         return b""
-    if isinstance(body, dict) and isinstance(body.get("text"), str):
-        return str(body["text"]).encode("utf-8", "replace")
-    if isinstance(body, dict) and isinstance(body.get("b64"), str):
-        try:
-            return base64.b64decode(body["b64"], validate=True)
-        except binascii.Error:
-            raise InvalidArgument("files.put: the body is not valid base64") from None
+    if isinstance(body, bytes):
+        return body
     raise InvalidArgument("files.put: the value must be a string, ArrayBuffer, typed array "
                           "or null")
 

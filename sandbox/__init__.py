@@ -29,11 +29,11 @@ from .errors import (
     UserError,
 )
 from .limits import Limits
-from .protocol import Capability, CapabilityError
+from .protocol import Binary, Capability, CapabilityError
 from .result import LogEntry, RunResult
 
 __all__ = [
-    "Artifact", "ArtifactError", "Capability", "CapabilityError", "CompileError",
+    "Artifact", "ArtifactError", "Binary", "Capability", "CapabilityError", "CompileError",
     "CpuLimitExceeded", "Engine", "ExecutionFailure", "GuestCrash", "HostCallLimitExceeded",
     "LimitExceeded", "Limits", "LogEntry", "LogLimitExceeded", "MemoryLimitExceeded",
     "NeverSettled", "ResultLimitExceeded", "RunResult", "SandboxError", "StackLimitExceeded",

@@ -5,6 +5,12 @@ args]``. The reply is one status byte and JSON: ``o`` + value, ``e`` +
 ``{"name", "message"}`` (user code sees a rejected promise), or ``f`` (a
 limit was breached: the guest traps at once so nothing can catch it).
 
+Bytes travel raw. A Uint8Array argument is sent after the JSON as NUL, the
+u32 (little-endian) index of its argument, then the bytes; the capability
+receives `bytes` in that slot. A capability that returns `Binary(value,
+data)` sends ``o`` + JSON(value) + NUL + data, and user code's promise
+resolves to ``[value, ArrayBuffer]``. JSON text never contains a NUL.
+
 fb_compile and fb_run answer with ``o`` + payload or ``e`` + ``{"reason",
 "error"}``; see sandbox/guest/shim.c.
 """
@@ -60,15 +66,31 @@ class ProtocolError(ValueError):
 _decode = json.JSONDecoder().decode
 
 
+@dataclass(frozen=True)
+class Binary:
+    """A capability's result that carries bytes beside its JSON value."""
+
+    value: Any
+    data: bytes
+
+
 def decode_request(data: bytes) -> tuple[str, str, list[Any]]:
-    """Parses ``[capability, method, args]``."""
+    """Parses ``[capability, method, args]`` and its attachment, if any."""
+    cut = data.find(b"\0")
     try:
-        msg = _decode(data.decode())
+        msg = _decode((data if cut < 0 else data[:cut]).decode())
     except ValueError as exc:
         raise ProtocolError(f"host call is not JSON: {exc}") from None
     if (not isinstance(msg, list) or len(msg) != 3 or not isinstance(msg[0], str)
             or not isinstance(msg[1], str) or not isinstance(msg[2], list)):
         raise ProtocolError("host call must be [capability, method, args]")
+    if cut >= 0:
+        if len(data) < cut + 5:
+            raise ProtocolError("host call attachment is truncated")
+        (index,) = struct.unpack_from("<I", data, cut + 1)
+        if index >= len(msg[2]):
+            raise ProtocolError("host call attachment names no argument")
+        msg[2][index] = data[cut + 5:]
     return msg[0], msg[1], msg[2]
 
 
@@ -77,6 +99,8 @@ _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=
 
 
 def encode_ok(value: Any) -> bytes:
+    if isinstance(value, Binary):
+        return b"o" + _encode(value.value).encode() + b"\0" + value.data
     return b"o" + _encode(value).encode()
 
 

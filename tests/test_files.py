@@ -210,7 +210,7 @@ def test_room_scoped_files_see_only_their_room(engine: Engine, objects: ObjectSt
 def test_unusual_account_ids_stay_one_segment(objects: ObjectStore, account: str) -> None:
     b = bundle_for(objects, account=account)
     files = b.capabilities["files"]
-    files.call("put", ["k", {"text": "v"}, None])
+    files.call("put", ["k", b"v", None])
     [info] = objects.list("", start_after=None, limit=10, delimiter=None,
                           with_metadata=False).objects
     assert info.key.count("/") == 1 and info.key.endswith("/k")

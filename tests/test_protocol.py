@@ -39,3 +39,18 @@ def test_failure_parsing_tolerates_garbage() -> None:
     assert isinstance(f, protocol.Failure) and "malformed" in f.message
     g = protocol.parse_run_output(b'e{"reason":"threw","error":{"name":"X","message":"m"}}')
     assert g == protocol.Failure("threw", "X", "m", None)
+
+
+def test_a_request_attachment_fills_its_argument_slot() -> None:
+    raw = b'["files","put",["k",null,{}]]\0' + struct.pack("<I", 1) + b"\x00\xffbytes"
+    assert protocol.decode_request(raw) == ("files", "put", ["k", b"\x00\xffbytes", {}])
+
+
+@pytest.mark.parametrize("tail", [b"\0\x01", b"\0" + struct.pack("<I", 3) + b"x"])
+def test_a_bad_attachment_is_refused(tail: bytes) -> None:
+    with pytest.raises(protocol.ProtocolError, match="attachment"):
+        protocol.decode_request(b'["c","m",[null]]' + tail)
+
+
+def test_a_binary_reply_carries_its_bytes_after_the_json() -> None:
+    assert protocol.encode_ok(protocol.Binary({"n": 1}, b"\0raw")) == b'o{"n":1}\0\0raw'

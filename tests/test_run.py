@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from helpers import Recorder
 
-from sandbox import CapabilityError, Engine, Limits, NeverSettled, UserError
+from sandbox import Binary, CapabilityError, Engine, Limits, NeverSettled, UserError
 
 
 def test_result_and_event(run: Any) -> None:
@@ -203,6 +203,25 @@ def test_host_call_size_is_bounded_both_ways_with_a_catchable_error(engine: Engi
         "RangeError: host call reply of 5002 bytes is over the limit host_call_bytes (4096 bytes)",
         10]
     assert [c[0] for c in cap.calls] == ["big", "big"]  # the oversized request never ran
+
+
+def test_bytes_cross_the_boundary_raw_both_ways(engine: Engine) -> None:
+    cap = Recorder({"echo": lambda tag, data, n: Binary({"tag": tag, "n": n}, data[::-1])})
+    art = engine.compile("""
+    export default async function (event, { cap }) {
+      const sent = new Uint8Array(300000).map((_, i) => i % 251);
+      const [meta, back] = await cap.echo("t", sent, 7);
+      const view = new Uint8Array(back);
+      const ok = view.length === sent.length && view.every((b, i) => b === sent[sent.length - 1 - i]);
+      const detached = new Uint8Array(4);
+      detached.buffer.transfer();
+      const err = await cap.echo("d", detached, 0).catch(e => e.name);
+      return [meta, back instanceof ArrayBuffer, ok, err];
+    }""", "w.js")
+    r = engine.run(art, capabilities={"cap": cap})
+    assert r.value == [{"tag": "t", "n": 7}, True, True, "TypeError"], r.error
+    assert cap.calls[0][1][1] == bytes(i % 251 for i in range(300000))
+    assert len(cap.calls) == 1  # the detached array never reached the host
 
 
 def test_bindings_are_frozen(engine: Engine) -> None:

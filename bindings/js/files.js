@@ -1,8 +1,6 @@
 // Adapter for `files` (bindings/files.py): Cloudflare R2's binding API over
 // the raw host methods put, get, head, delete and list.
 (() => {
-  const fromBase64 = Uint8Array.fromBase64;
-  const toBase64 = Uint8Array.prototype.toBase64;
   const call = Function.prototype.call.bind(Function.prototype.call);
   const freeze = Object.freeze;
   const isView = ArrayBuffer.isView;
@@ -12,14 +10,15 @@
   const parse = JSON.parse;
   const decoder = new TextDecoder();
   const decode = TextDecoder.prototype.decode;
+  const encoder = new TextEncoder();
+  const encode = TextEncoder.prototype.encode;
 
+  // Bodies cross to the host as a Uint8Array: raw bytes, no JSON.
   const bodyOf = (value) => {
     if (value === null || value === undefined) return null;
-    if (typeof value === "string") return { text: value };
-    if (value instanceof SafeArrayBuffer) return { b64: call(toBase64, new SafeUint8Array(value)) };
-    if (isView(value)) {
-      return { b64: call(toBase64, new SafeUint8Array(value.buffer, value.byteOffset, value.byteLength)) };
-    }
+    if (typeof value === "string") return call(encode, encoder, value);
+    if (value instanceof SafeArrayBuffer) return new SafeUint8Array(value);
+    if (isView(value)) return new SafeUint8Array(value.buffer, value.byteOffset, value.byteLength);
     throw new TypeError("files.put: the value must be a string, ArrayBuffer, typed array or null " +
                         "(streams and Blobs are not supported)");
   };
@@ -47,9 +46,9 @@
   class R2ObjectBody extends R2Object {
     #bytes;
     #used = false;
-    constructor(o) {
+    constructor(o, body) {
       super(o);
-      this.#bytes = fromBase64(o.body);
+      this.#bytes = new SafeUint8Array(body);
     }
     get bodyUsed() {
       return this.#used;
@@ -84,8 +83,8 @@
       return object(await raw.put(key, bodyOf(value), options ?? null));
     },
     async get(key, options) {
-      const o = await raw.get(key, options ?? null);
-      return o === null ? null : new R2ObjectBody(o);
+      const reply = await raw.get(key, options ?? null);
+      return reply === null ? null : new R2ObjectBody(reply[0], reply[1]);
     },
     async head(key) {
       return object(await raw.head(key));

@@ -32,6 +32,8 @@ typedef struct {
     char status;        /* 'o' ok, 'e' error reply */
     const char *json;   /* reply payload (JSON text), owned by the reply */
     size_t json_len;
+    const uint8_t *bytes; /* the reply's binary attachment, or NULL */
+    size_t bytes_len;
     uint8_t *owned;     /* heap buffer to free, or NULL when in scratch */
 } fb_reply;
 int fb_host_request(JSContext *ctx, const char *cap, const char *method,

@@ -3,6 +3,10 @@
  *   'o' value          the call succeeded
  *   'e' {name,message} the call failed; user code sees a rejected promise
  *   'f' (anything)     a limit was breached; the execution must stop now
+ * Bytes travel raw, not as JSON: the first Uint8Array argument is sent as
+ * NUL, u32 argument index, bytes after the request's JSON (its slot holds
+ * null), and an 'o' reply may end with NUL and bytes, which makes the
+ * promise resolve to [value, ArrayBuffer]. (JSON text never holds a NUL.)
  * Small replies land in a static scratch buffer (one crossing). A reply that
  * does not fit is kept by the host and fetched with a second call whose
  * request is empty. */
@@ -21,16 +25,34 @@ static uint8_t scratch[SCRATCH_SIZE];
  * knows why; trapping makes sure user code cannot catch and carry on. */
 static _Noreturn void fatal(void) { __builtin_trap(); }
 
-/* Sends `prefix` + JSON(args) + "]" where prefix is '["cap","method",'. */
+typedef struct {
+    int32_t index;      /* the argument the bytes stand for; -1: none */
+    JSValueConst array; /* that Uint8Array */
+} attachment;
+
+/* Sends `prefix` + JSON(args) + "]" where prefix is '["cap","method",',
+ * then the attachment, if any. */
 static int request(JSContext *ctx, const char *prefix, size_t prefix_len, JSValueConst args,
-                   fb_reply *reply) {
+                   const attachment *bin, fb_reply *reply) {
     JSValue text = JS_JSONStringify(ctx, args, JS_UNDEFINED, JS_UNDEFINED);
     if (JS_IsException(text)) return -1;
     size_t args_len;
     const char *a = JS_ToCStringLen(ctx, &args_len, text);
     JS_FreeValue(ctx, text);
     if (!a) return -1;
-    size_t len = prefix_len + args_len + 1;
+    /* Only now: stringifying the other arguments runs user code (toJSON),
+     * which could detach the array's buffer. */
+    size_t bin_len = 0;
+    const uint8_t *bin_data = NULL;
+    if (bin->index >= 0) {
+        bin_data = JS_GetUint8Array(ctx, &bin_len, bin->array);
+        if (!bin_data) {
+            JS_FreeCString(ctx, a);
+            return -1;
+        }
+    }
+    size_t json_len = prefix_len + args_len + 1;
+    size_t len = json_len + (bin->index >= 0 ? 5 + bin_len : 0);
     char *req = malloc(len);
     if (!req) {
         JS_FreeCString(ctx, a);
@@ -39,7 +61,14 @@ static int request(JSContext *ctx, const char *prefix, size_t prefix_len, JSValu
     }
     memcpy(req, prefix, prefix_len);
     memcpy(req + prefix_len, a, args_len);
-    req[len - 1] = ']';
+    req[json_len - 1] = ']';
+    if (bin->index >= 0) {
+        uint32_t i = (uint32_t)bin->index;
+        char *p = req + json_len;
+        p[0] = 0;
+        p[1] = (char)i, p[2] = (char)(i >> 8), p[3] = (char)(i >> 16), p[4] = (char)(i >> 24);
+        if (bin_len) memcpy(p + 5, bin_data, bin_len);
+    }
     JS_FreeCString(ctx, a);
     /* One byte is kept back: JS_ParseJSON wants NUL-terminated text. */
     int32_t n = flowbox_call(req, (uint32_t)len, scratch, SCRATCH_SIZE - 1);
@@ -58,6 +87,14 @@ static int request(JSContext *ctx, const char *prefix, size_t prefix_len, JSValu
     reply->status = (char)buf[0];
     reply->json = (const char *)buf + 1;
     reply->json_len = (size_t)n - 1;
+    reply->bytes = NULL;
+    reply->bytes_len = 0;
+    const uint8_t *nul = memchr(buf + 1, 0, (size_t)n - 1);
+    if (nul) { /* the NUL also ends the JSON text, as JS_ParseJSON wants */
+        reply->json_len = (size_t)(nul - (buf + 1));
+        reply->bytes = nul + 1;
+        reply->bytes_len = (size_t)n - 2 - reply->json_len;
+    }
     return 0;
 }
 
@@ -66,7 +103,8 @@ int fb_host_request(JSContext *ctx, const char *cap, const char *method,
                     JSValueConst args, fb_reply *reply) {
     char prefix[64];
     int n = snprintf(prefix, sizeof prefix, "[\"%s\",\"%s\",", cap, method);
-    return request(ctx, prefix, (size_t)n, args, reply);
+    attachment none = {-1, JS_UNDEFINED};
+    return request(ctx, prefix, (size_t)n, args, &none, reply);
 }
 
 void fb_reply_free(fb_reply *reply) {
@@ -105,6 +143,13 @@ static JSValue settled_promise(JSContext *ctx, JSValue value, int rejected) {
 
 static JSValue reply_to_promise(JSContext *ctx, fb_reply *reply) {
     JSValue value = JS_ParseJSON(ctx, reply->json, reply->json_len, "<host>");
+    if (!JS_IsException(value) && reply->bytes && reply->status == 'o') {
+        JSValue pair = JS_NewArray(ctx);
+        JS_SetPropertyUint32(ctx, pair, 0, value);
+        JS_SetPropertyUint32(ctx, pair, 1,
+                             JS_NewArrayBufferCopy(ctx, reply->bytes, reply->bytes_len));
+        value = pair;
+    }
     fb_reply_free(reply);
     if (JS_IsException(value)) return JS_EXCEPTION;
     if (reply->status == 'o') return settled_promise(ctx, value, 0);
@@ -118,12 +163,20 @@ static JSValue capability_call(JSContext *ctx, JSValueConst this_val, int argc,
     (void)this_val;
     (void)magic;
     JSValue args = JS_NewArray(ctx);
-    for (int i = 0; i < argc; i++)
+    attachment bin = {-1, JS_UNDEFINED};
+    for (int i = 0; i < argc; i++) {
+        if (bin.index < 0 && JS_GetTypedArrayType(argv[i]) == JS_TYPED_ARRAY_UINT8) {
+            bin.index = i;
+            bin.array = argv[i];
+            JS_SetPropertyUint32(ctx, args, (uint32_t)i, JS_NULL);
+            continue;
+        }
         JS_SetPropertyUint32(ctx, args, (uint32_t)i, JS_DupValue(ctx, argv[i]));
+    }
     size_t prefix_len;
     const char *prefix = JS_ToCStringLen(ctx, &prefix_len, data[0]);
     fb_reply reply;
-    int rc = prefix ? request(ctx, prefix, prefix_len, args, &reply) : -1;
+    int rc = prefix ? request(ctx, prefix, prefix_len, args, &bin, &reply) : -1;
     JS_FreeCString(ctx, prefix);
     JS_FreeValue(ctx, args);
     /* Arguments that JSON cannot carry: reject like any async failure. */
