@@ -56,6 +56,11 @@ class MemoryDirectory:
         with self._lock:
             self._rooms[(account, room.id)] = room
 
+    def delete_room(self, account: str, room_id: str) -> None:
+        with self._lock:
+            self._rooms.pop((account, room_id), None)
+            self._presence.pop((account, room_id), None)
+
     def get_room(self, account: str, room_id: str) -> Room | None:
         return self._rooms.get((account, room_id))
 
@@ -65,7 +70,8 @@ class MemoryDirectory:
     def presence(self, account: str, room_id: str) -> list[Presence]:
         with self._lock:
             present = list(self._presence.get((account, room_id), {}).items())
-        return [Presence(user_id, at) for user_id, at in sorted(present, key=lambda p: p[1])]
+        return [Presence(user_id, at)
+                for user_id, at in sorted(present, key=lambda p: (p[1], p[0]))]
 
     def put_user(self, account: str, user: User) -> None:
         with self._lock:

@@ -1,0 +1,93 @@
+"""The database shared by every storage class: connections (one per
+thread), transactions and versioned migrations. SQL is written once with
+`?` placeholders and `{blob}`-style type names; a dialect supplies both."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+from .migrations import MIGRATIONS
+
+
+class Database:
+    """Base of SQLiteDatabase and PostgresDatabase."""
+
+    placeholder = "?"
+    types: ClassVar[dict[str, str]] = {}
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    # -- what a dialect provides ---------------------------------------------
+
+    def connect(self) -> Any:
+        """A new DB-API connection."""
+        raise NotImplementedError
+
+    # -- shared ------------------------------------------------------------------
+
+    def sql(self, text: str) -> str:
+        """A query in this dialect."""
+        text = text.format(**self.types)
+        return text if self.placeholder == "?" else text.replace("?", self.placeholder)
+
+    def _connection(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self.connect()
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        """A cursor inside one transaction: committed on success, rolled back
+        on any exception."""
+        conn = self._connection()
+        cur = conn.cursor()
+        try:
+            yield cur
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            cur.close()
+
+    def execute(self, query: str, params: Sequence[Any] = ()) -> None:
+        with self.transaction() as cur:
+            cur.execute(self.sql(query), params)
+
+    def fetchone(self, query: str, params: Sequence[Any] = ()) -> Any:
+        with self.transaction() as cur:
+            cur.execute(self.sql(query), params)
+            return cur.fetchone()
+
+    def fetchall(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self.transaction() as cur:
+            cur.execute(self.sql(query), params)
+            return list(cur.fetchall())
+
+    def migrate(self) -> int:
+        """Applies the migrations not applied yet; returns the schema version."""
+        with self.transaction() as cur:
+            cur.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            cur.execute("SELECT MAX(version) FROM schema_version")
+            current = cur.fetchone()[0] or 0
+            for version, statements in enumerate(MIGRATIONS, start=1):
+                if version <= current:
+                    continue
+                for statement in statements:
+                    cur.execute(self.sql(statement))
+                cur.execute(self.sql("INSERT INTO schema_version (version) VALUES (?)"),
+                            (version,))
+                current = version
+        return current
+
+    def close(self) -> None:
+        """Closes this thread's connection."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None

@@ -1,0 +1,25 @@
+"""SQLite: the embedded default, one file in WAL mode."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any, ClassVar
+
+from .base import Database
+
+
+class SQLiteDatabase(Database):
+    # SQLite's TEXT compares bytewise: UTF-8 byte order is code-point order.
+    types: ClassVar[dict[str, str]] = {"blob": "BLOB", "float": "REAL", "text_key": "TEXT"}
+
+    def __init__(self, path: Path | str) -> None:
+        super().__init__()
+        self.path = str(path)
+
+    def connect(self) -> Any:
+        conn = sqlite3.connect(self.path, timeout=30, check_same_thread=True)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")  # acknowledged means on disk
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn

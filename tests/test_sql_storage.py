@@ -1,0 +1,137 @@
+"""The KV and directory storage behind `store` and `room`: one suite for
+every backend (in memory, SQLite file, PostgreSQL)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bindings import KVEntry, MemoryDirectory, MemoryKV, Room, User
+from server.db import PostgresDatabase, SqlDirectory, SQLiteDatabase, SqlKV
+
+PG = "host=127.0.0.1 dbname=test user=postgres"
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Any, Any]]:
+    if request.param == "memory":
+        yield MemoryKV(), MemoryDirectory()
+        return
+    if request.param == "sqlite":
+        db: Any = SQLiteDatabase(tmp_path / "flowbox.db")
+        db.migrate()
+        yield SqlKV(db), SqlDirectory(db)
+        db.close()
+        return
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+    db = PostgresDatabase(f"{PG} options=-csearch_path={schema}")
+    db.migrate()
+    try:
+        yield SqlKV(db), SqlDirectory(db)
+    finally:
+        db.close()
+        with psycopg.connect(PG, autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def test_kv_put_get_overwrite_delete(backend: tuple[Any, Any]) -> None:
+    kv, _ = backend
+    kv.put("a", "default", KVEntry("k", b"\x00\xffv", {"m": [1, "é"]}))
+    got = kv.kv_get("a", "default", "k")
+    assert got == KVEntry("k", b"\x00\xffv", {"m": [1, "é"]}, None)
+    kv.put("a", "default", KVEntry("k", b"two"))
+    assert kv.kv_get("a", "default", "k") == KVEntry("k", b"two")
+    kv.delete("a", "default", "k")
+    assert kv.kv_get("a", "default", "k") is None
+
+
+def test_kv_is_scoped_by_account_and_store(backend: tuple[Any, Any]) -> None:
+    kv, _ = backend
+    kv.put("a", "default", KVEntry("k", b"a-default"))
+    kv.put("a", "other", KVEntry("k", b"a-other"))
+    kv.put("b", "default", KVEntry("k", b"b-default"))
+    assert kv.kv_get("a", "other", "k").value == b"a-other"
+    assert kv.kv_get("b", "default", "k").value == b"b-default"
+    assert kv.kv_get("c", "default", "k") is None
+    assert [e.key for e in kv.kv_list("b", "default", "", None, 10).entries] == ["k"]
+
+
+def test_kv_expiration(backend: tuple[Any, Any]) -> None:
+    kv, _ = backend
+    kv.put("a", "s", KVEntry("old", b"x", expiration=int(time.time()) - 1))
+    kv.put("a", "s", KVEntry("new", b"x", expiration=int(time.time()) + 600))
+    assert kv.kv_get("a", "s", "old") is None
+    assert kv.kv_get("a", "s", "new").expiration > time.time()
+    assert [e.key for e in kv.kv_list("a", "s", "", None, 10).entries] == ["new"]
+
+
+def test_kv_list_orders_by_code_point_with_prefix_and_pages(backend: tuple[Any, Any]) -> None:
+    kv, _ = backend
+    keys = ["b", "B", "a-c", "a/b", "a", "é", "a%", "a_"]
+    for k in keys:
+        kv.put("a", "s", KVEntry(k, b"x", {"k": k}))
+    assert [e.key for e in kv.kv_list("a", "s", "", None, 100).entries] == sorted(keys)
+    # LIKE wildcards in a prefix are plain characters.
+    assert [e.key for e in kv.kv_list("a", "s", "a%", None, 100).entries] == ["a%"]
+    assert [e.key for e in kv.kv_list("a", "s", "a", None, 100).entries] == \
+        ["a", "a%", "a-c", "a/b", "a_"]
+    seen, after = [], None
+    while True:
+        page = kv.kv_list("a", "s", "", after, 3)
+        seen += [e.key for e in page.entries]
+        if not page.more:
+            break
+        after = page.entries[-1].key
+    assert seen == sorted(keys)
+    assert kv.kv_list("a", "s", "", None, 3).entries[0].metadata == {"k": "B"}
+
+
+def test_rooms_users_and_presence(backend: tuple[Any, Any]) -> None:
+    _, d = backend
+    d.put_room("a", Room("r1", "Lobby", {"floor": 2}, 1.0, 2.0))
+    d.put_user("a", User("u1", "Ann", "ann@x", {"role": "x"}, 1.0, 1.0))
+    d.put_user("a", User("u2", "Bob", None, {}, 1.0, 1.0))
+    assert d.get_room("a", "r1") == Room("r1", "Lobby", {"floor": 2}, 1.0, 2.0)
+    assert d.get_user("a", "u1") == User("u1", "Ann", "ann@x", {"role": "x"}, 1.0, 1.0)
+    d.join("a", "r1", "u2", 10.0)
+    d.join("a", "r1", "u1", 11.0)
+    d.join("a", "r1", "u2", 12.0)  # already here: keeps the first time
+    assert [(p.user_id, p.joined_at) for p in d.presence("a", "r1")] == [("u2", 10.0),
+                                                                      ("u1", 11.0)]
+    d.leave("a", "r1", "u2")
+    assert [p.user_id for p in d.presence("a", "r1")] == ["u1"]
+    d.put_user("a", User("u1", "Ann B.", "ann@x", {}, 1.0, 5.0))
+    assert d.get_user("a", "u1").name == "Ann B."
+    d.delete_user("a", "u1")
+    assert d.get_user("a", "u1") is None and d.presence("a", "r1") == []
+    d.join("a", "r1", "u2", 20.0)
+    d.delete_room("a", "r1")
+    assert d.get_room("a", "r1") is None and d.presence("a", "r1") == []
+
+
+def test_directory_is_scoped_by_account(backend: tuple[Any, Any]) -> None:
+    _, d = backend
+    d.put_room("a", Room("r1", "A's"))
+    d.put_user("a", User("u1", "A's user"))
+    d.join("a", "r1", "u1", 1.0)
+    assert d.get_room("b", "r1") is None and d.get_user("b", "u1") is None
+    assert d.presence("b", "r1") == []
+
+
+def test_migrations_are_idempotent(tmp_path: Path) -> None:
+    db = SQLiteDatabase(tmp_path / "x.db")
+    assert db.migrate() == 1
+    SqlKV(db).put("a", "s", KVEntry("k", b"v"))
+    db.close()
+    again = SQLiteDatabase(tmp_path / "x.db")
+    assert again.migrate() == 1
+    assert SqlKV(again).kv_get("a", "s", "k").value == b"v"
