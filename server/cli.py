@@ -1,5 +1,7 @@
 """The `flowbox` command line.
 
+    flowbox keys create --account ID [--scopes read,write,deploy] [--name NAME]
+                        [--data-dir DIR | --database-url URL]
     flowbox run FILE [--event JSON] [--timeout SECONDS] [--memory MB]
                      [--data DIR] [--account ID] [--room-scope ROOM]
                      [--var NAME=VALUE]... [--secret NAME=VALUE]...
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -26,6 +29,8 @@ import bindings
 from sandbox import CompileError, Engine, LimitExceeded, Limits, RunResult, SandboxError
 
 from . import localdata
+from .accounts import Accounts, InvalidInput, parse_scopes
+from .db import Database, PostgresDatabase, SQLiteDatabase
 
 EXIT_OK, EXIT_USER, EXIT_LIMIT = 0, 1, 2
 
@@ -51,7 +56,54 @@ def _parser() -> argparse.ArgumentParser:
                      help="an environment variable for env (repeatable)")
     run.add_argument("--secret", action="append", default=[], metavar="NAME=VALUE",
                      help="a secret for env, masked in all output (repeatable)")
+    keys = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command",
+                                                                         required=True)
+    create = keys.add_parser("create", help="create an API key (and the account when new); "
+                                            "prints the key once")
+    create.add_argument("--account", required=True, help="the account the key belongs to")
+    create.add_argument("--scopes", default="read",
+                        help="comma-separated: read, write, deploy (default read)")
+    create.add_argument("--name", help="a label for the key")
+    _database_flags(create)
     return parser
+
+
+def _database_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path,
+                        default=Path(os.environ.get("FLOWBOX_DATA_DIR", "data")),
+                        help="where the embedded SQLite database lives (default ./data, "
+                             "or $FLOWBOX_DATA_DIR)")
+    parser.add_argument("--database-url", default=os.environ.get("FLOWBOX_DATABASE_URL"),
+                        help="a postgresql:// URL to use instead of SQLite "
+                             "(or $FLOWBOX_DATABASE_URL)")
+
+
+def _database(args: argparse.Namespace) -> Database:
+    if args.database_url:
+        db: Database = PostgresDatabase(args.database_url)
+    else:
+        args.data_dir.mkdir(parents=True, exist_ok=True)
+        db = SQLiteDatabase(args.data_dir / "flowbox.db")
+    db.migrate()
+    return db
+
+
+def keys_create(args: argparse.Namespace) -> int:
+    try:
+        scopes = parse_scopes(args.scopes)
+        db = _database(args)
+        accounts = Accounts(db)
+        created = accounts.ensure_account(args.account)
+        key, secret = accounts.create_key(args.account, scopes, args.name)
+    except InvalidInput as exc:
+        print(f"flowbox: {exc.field}: {exc}", file=sys.stderr)
+        return EXIT_USER
+    if created:
+        print(f"created account {args.account}", file=sys.stderr)
+    print(f"created key {key.id} for account {key.account} with scopes "
+          f"{','.join(key.scopes)}; it is shown once, keep it now:", file=sys.stderr)
+    print(secret)
+    return EXIT_OK
 
 
 class InputError(Exception):
@@ -146,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
         return run_command(args)
+    if args.command == "keys":
+        return keys_create(args)
     return EXIT_USER  # pragma: no cover - argparse enforces the choices
 
 

@@ -143,3 +143,30 @@ def test_a_broken_data_file_is_named(tmp_path: Path) -> None:
     path = _write(tmp_path, "ok.js", "export default async () => 1")
     proc = flowbox("run", str(path), "--data", str(tmp_path))
     assert proc.returncode == 1 and "rooms.json" in proc.stderr
+
+
+def test_keys_create_makes_the_account_and_prints_the_key_once(tmp_path: Path) -> None:
+    from server.accounts import Accounts
+    from server.db import SQLiteDatabase
+
+    proc = flowbox("keys", "create", "--account", "acme", "--scopes", "read,write",
+                   "--data-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    secret = proc.stdout.strip()
+    assert secret.startswith("fbk_") and "created account acme" in proc.stderr
+    again = flowbox("keys", "create", "--account", "acme", "--data-dir", str(tmp_path))
+    assert "created account" not in again.stderr and again.stdout.strip() != secret
+    db = SQLiteDatabase(tmp_path / "flowbox.db")
+    key = Accounts(db).authenticate(secret)
+    assert key is not None and key.account == "acme" and key.scopes == ("read", "write")
+    assert secret not in (tmp_path / "flowbox.db").read_bytes().decode("latin-1")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--account", "acme", "--scopes", "read,admin"], "scopes: scopes must be"),
+    (["--account", "../x"], "account: account id must be"),
+])
+def test_keys_create_refuses_bad_input(tmp_path: Path, args: list[str], message: str) -> None:
+    proc = flowbox("keys", "create", *args, "--data-dir", str(tmp_path))
+    assert proc.returncode == 1 and message in proc.stderr, proc.stderr
+    assert proc.stdout == ""

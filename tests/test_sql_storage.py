@@ -128,10 +128,12 @@ def test_directory_is_scoped_by_account(backend: tuple[Any, Any]) -> None:
 
 
 def test_migrations_are_idempotent(tmp_path: Path) -> None:
+    from server.db.migrations import MIGRATIONS
+
     db = SQLiteDatabase(tmp_path / "x.db")
-    assert db.migrate() == 1
+    assert db.migrate() == len(MIGRATIONS)
     SqlKV(db).put("a", "s", KVEntry("k", b"v"))
     db.close()
     again = SQLiteDatabase(tmp_path / "x.db")
-    assert again.migrate() == 1
+    assert again.migrate() == len(MIGRATIONS)
     assert SqlKV(again).kv_get("a", "s", "k").value == b"v"

@@ -21,4 +21,13 @@ MIGRATIONS: list[list[str]] = [
             account TEXT NOT NULL, room_id TEXT NOT NULL, user_id TEXT NOT NULL,
             joined_at {float} NOT NULL, PRIMARY KEY (account, room_id, user_id))""",
     ],
+    # 2: accounts and their API keys (stored hashed)
+    [
+        """CREATE TABLE accounts (
+            id TEXT PRIMARY KEY, name TEXT, created_at {float} NOT NULL)""",
+        """CREATE TABLE api_keys (
+            id TEXT PRIMARY KEY, account TEXT NOT NULL REFERENCES accounts (id),
+            hash TEXT NOT NULL UNIQUE, scopes TEXT NOT NULL, name TEXT,
+            created_at {float} NOT NULL, revoked_at {float})""",
+    ],
 ]

@@ -1,0 +1,114 @@
+"""Accounts and API keys. A key belongs to one account and carries scopes
+(`read`, `write`, `deploy`); only its SHA-256 is stored, so the secret is
+shown once, when it is created."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+from .db import Database
+
+SCOPES = ("read", "write", "deploy")
+KEY_PREFIX = "fbk_"
+ACCOUNT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+class InvalidInput(ValueError):
+    """Bad input for an account or key; `field` names it."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A key as stored: never the secret."""
+
+    id: str
+    account: str
+    scopes: tuple[str, ...]
+    name: str | None
+    created_at: float
+
+
+def parse_scopes(text: str | list[str]) -> tuple[str, ...]:
+    """`"read,write"` or a list, checked; in canonical order."""
+    items = [s.strip() for s in (text.split(",") if isinstance(text, str) else text)]
+    unknown = [s for s in items if s not in SCOPES]
+    if unknown or not items:
+        raise InvalidInput(f"scopes must be a non-empty list of {', '.join(SCOPES)}"
+                           + (f"; unknown: {unknown[0]!r}" if unknown else ""), "scopes")
+    return tuple(s for s in SCOPES if s in items)
+
+
+def check_account_id(account: str) -> str:
+    if not ACCOUNT_ID.match(account):
+        raise InvalidInput("account id must be 1 to 64 letters, digits, '_' or '-', starting "
+                           "with a letter or digit", "account")
+    return account
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class Accounts:
+    """Accounts and keys in a Database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def ensure_account(self, account: str, name: str | None = None) -> bool:
+        """Creates the account when it is new; True when it was created."""
+        check_account_id(account)
+        with self.db.transaction() as cur:
+            cur.execute(self.db.sql("SELECT 1 FROM accounts WHERE id = ?"), (account,))
+            if cur.fetchone():
+                return False
+            cur.execute(self.db.sql(
+                "INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (id) DO NOTHING"), (account, name, time.time()))
+            return True
+
+    def exists(self, account: str) -> bool:
+        return self.db.fetchone("SELECT 1 FROM accounts WHERE id = ?", (account,)) is not None
+
+    def create_key(self, account: str, scopes: tuple[str, ...],
+                   name: str | None = None) -> tuple[ApiKey, str]:
+        """A new key for an existing account: the record and the secret,
+        which is not stored and cannot be shown again."""
+        if not self.exists(account):
+            raise InvalidInput(f"no account {account!r}", "account")
+        secret = KEY_PREFIX + secrets.token_urlsafe(32)
+        key = ApiKey(id=f"key_{secrets.token_hex(8)}", account=account,
+                     scopes=parse_scopes(list(scopes)), name=name, created_at=time.time())
+        self.db.execute(
+            "INSERT INTO api_keys (id, account, hash, scopes, name, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (key.id, account, _hash(secret), ",".join(key.scopes), name, key.created_at))
+        return key, secret
+
+    def authenticate(self, secret: str) -> ApiKey | None:
+        """The live key with this secret, or None."""
+        if not secret.startswith(KEY_PREFIX):
+            return None
+        row = self.db.fetchone(
+            "SELECT id, account, scopes, name, created_at FROM api_keys "
+            "WHERE hash = ? AND revoked_at IS NULL", (_hash(secret),))
+        if row is None:
+            return None
+        return ApiKey(id=row[0], account=row[1], scopes=tuple(row[2].split(",")), name=row[3],
+                      created_at=float(row[4]))
+
+    def revoke(self, account: str, key_id: str) -> bool:
+        """Revokes a key of this account; False when it has no such key."""
+        with self.db.transaction() as cur:
+            cur.execute(self.db.sql(
+                "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND account = ? "
+                "AND revoked_at IS NULL"), (time.time(), key_id, account))
+            return bool(cur.rowcount)
