@@ -140,17 +140,18 @@ class LocalObjectStore:
                     prefixes.append(group)
                     last = group + "\U0010ffff"  # resume after everything in the group
                     continue
+            info = self._list_info(key, with_metadata)
+            if info is None:  # deleted while listing
+                continue
             if len(objects) + len(prefixes) == limit:
                 return ObjectPage(objects, prefixes, last)
-            objects.append(self._list_info(key, with_metadata))
+            objects.append(info)
             last = key
         return ObjectPage(objects, prefixes, None)
 
-    def _list_info(self, key: str, with_metadata: bool) -> ObjectInfo:
+    def _list_info(self, key: str, with_metadata: bool) -> ObjectInfo | None:
         info = self.head(key)
-        if info is None:  # deleted while listing
-            return ObjectInfo(key=key, size=0, etag="", uploaded=0.0, version="")
-        if with_metadata:
+        if info is None or with_metadata:
             return info
         return ObjectInfo(key=key, size=info.size, etag=info.etag, uploaded=info.uploaded,
                           version=info.version)
