@@ -170,8 +170,7 @@ def main() -> int:
 def _key(backend: str, op: str, unit: str) -> str:
     base = {"store.get": "store_get", "files put+get 1 KB": "files_roundtrip_1kb",
             "files put+get 1 MB": "files_roundtrip_1mb"}[op]
-    return f"{base}_{unit}" if backend == "local" or base == "store_get" \
-        else f"{base}_{unit}_{backend}".replace(f"_{unit}_{backend}", f"_{backend}_{unit}")
+    return f"{base}_{unit}" if backend == "local" else f"{base}_{backend}_{unit}"
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from typing import Any
 
 from .errors import InvalidArgument
 from .event import iso_time
-from .storage import Directory, DirectoryWriter, Room, User
+from .storage import Directory, DirectoryStore, Room, User
 
 MAX_ID_CHARS = 256
 
@@ -78,8 +78,7 @@ def _iso(t: float) -> str | None:
     return iso_time(t) if t else None
 
 
-def apply_event(directory: DirectoryWriter, reader: Directory, account: str,
-                event: dict[str, Any]) -> None:
+def apply_event(directory: DirectoryStore, account: str, event: dict[str, Any]) -> None:
     """Updates presence and users from one platform event (see event.py):
     participant.joined / participant.left move a user in or out of a room;
     user.created / user.updated / user.deleted keep the user record."""
@@ -94,7 +93,7 @@ def apply_event(directory: DirectoryWriter, reader: Directory, account: str,
         else:
             directory.leave(account, room_id, user_id)
     elif kind in ("user.created", "user.updated") and isinstance(user_id, str):
-        old = reader.get_user(account, user_id) or User(id=user_id, created_at=at)
+        old = directory.get_user(account, user_id) or User(id=user_id, created_at=at)
         name, email, metadata = data.get("name"), data.get("email"), data.get("metadata")
         directory.put_user(account, User(
             id=user_id,

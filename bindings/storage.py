@@ -103,6 +103,10 @@ class DirectoryWriter(Protocol):
     def leave(self, account: str, room_id: str, user_id: str) -> None: ...
 
 
+class DirectoryStore(Directory, DirectoryWriter, Protocol):
+    """A directory that can be read and written."""
+
+
 # -- object storage -------------------------------------------------------------
 
 

@@ -67,13 +67,10 @@ class Accounts:
         """Creates the account when it is new; True when it was created."""
         check_account_id(account)
         with self.db.transaction() as cur:
-            cur.execute(self.db.sql("SELECT 1 FROM accounts WHERE id = ?"), (account,))
-            if cur.fetchone():
-                return False
             cur.execute(self.db.sql(
                 "INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (id) DO NOTHING"), (account, name, time.time()))
-            return True
+            return bool(cur.rowcount)
 
     def exists(self, account: str) -> bool:
         return self.db.fetchone("SELECT 1 FROM accounts WHERE id = ?", (account,)) is not None

@@ -137,14 +137,11 @@ def _pairs(flag: str, items: list[str]) -> dict[str, str]:
 def _bundle(args: argparse.Namespace, data_dir: Path, limits: Limits) -> bindings.Bundle:
     event = _event(args.event, args.account)
     try:
-        sources, env = localdata.load(data_dir, args.account)
+        sources, env = localdata.load(data_dir, args.account, event)
         env = bindings.Env(vars={**env.vars, **_pairs("--var", args.var)},
                            secrets={**env.secrets, **_pairs("--secret", args.secret)})
     except (localdata.DataError, bindings.InvalidEnv) as exc:
         raise InputError(str(exc)) from None
-    if isinstance(sources.directory, bindings.MemoryDirectory):
-        # As the server will: the event updates presence and users first.
-        bindings.apply_event(sources.directory, sources.directory, args.account, event)
     return bindings.build(sources, account=args.account, event=event, env=env,
                           room_scope=args.room_scope, timeout=limits.timeout)
 

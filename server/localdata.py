@@ -10,7 +10,8 @@ realistic data without a server.
     DIR/files/             what `files` reads and writes (Flowbox's local format)
 
 Every file is optional. Stores, rooms and users are read into memory: a
-run never changes them. Files written by the run stay in DIR/files.
+run never changes them (the event updates presence and users in memory
+only). Files written by the run stay in DIR/files.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from bindings import (
     Room,
     Sources,
     User,
+    apply_event,
 )
 
 
@@ -36,8 +38,9 @@ class DataError(ValueError):
     """A data directory file that cannot be used; the message names it."""
 
 
-def load(root: Path, account: str) -> tuple[Sources, Env]:
-    """The bindings' storage and the env from a data directory."""
+def load(root: Path, account: str, event: dict[str, Any]) -> tuple[Sources, Env]:
+    """The bindings' storage, as `event` leaves it, and the env from a data
+    directory."""
     kv = MemoryKV()
     stores = root / "stores"
     for path in sorted(stores.glob("*.json")) if stores.is_dir() else []:
@@ -54,6 +57,8 @@ def load(root: Path, account: str) -> tuple[Sources, Env]:
                                          now, now))
         for user_id in room.get("participants") or []:
             directory.join(account, room_id, str(user_id), now)
+    # As the service does: the event updates presence and users first.
+    apply_event(directory, account, event)
     env_doc = _object(root / "env.json") if (root / "env.json").exists() else {}
     try:
         env = Env(vars=env_doc.get("vars") or {}, secrets=env_doc.get("secrets") or {})

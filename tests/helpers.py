@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sandbox import Limits
@@ -31,3 +35,34 @@ def run_with(engine: Any, source: str, bundle: Any, limits: Limits | None = None
     result = engine.run(artifact, bundle.event, capabilities=bundle.capabilities,
                         data=bundle.data, limits=limits or Limits())
     return bundle.finish(result)
+
+
+PG = "host=127.0.0.1 dbname=test user=postgres"
+
+
+@contextmanager
+def migrated_database(kind: str, tmp_path: Path) -> Iterator[Any]:
+    """A migrated SQLite file, or a throwaway schema on the local PostgreSQL."""
+    from server.db import PostgresDatabase, SQLiteDatabase
+
+    if kind == "sqlite":
+        db: Any = SQLiteDatabase(tmp_path / "flowbox.db")
+        db.migrate()
+        try:
+            yield db
+        finally:
+            db.close()
+        return
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+    db = PostgresDatabase(f"{PG} options=-csearch_path={schema}")
+    db.migrate()
+    try:
+        yield db
+    finally:
+        db.close()
+        with psycopg.connect(PG, autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")

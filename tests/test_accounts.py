@@ -2,40 +2,19 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from helpers import migrated_database
 
 from server.accounts import Accounts, InvalidInput, parse_scopes
-from server.db import PostgresDatabase, SQLiteDatabase
-
-PG = "host=127.0.0.1 dbname=test user=postgres"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def accounts(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Accounts]:
-    if request.param == "sqlite":
-        db: Any = SQLiteDatabase(tmp_path / "flowbox.db")
-        db.migrate()
+    with migrated_database(request.param, tmp_path) as db:
         yield Accounts(db)
-        db.close()
-        return
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-    db = PostgresDatabase(f"{PG} options=-csearch_path={schema}")
-    db.migrate()
-    try:
-        yield Accounts(db)
-    finally:
-        db.close()
-        with psycopg.connect(PG, autocommit=True) as admin:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def test_a_key_authenticates_to_its_account_and_scopes(accounts: Accounts) -> None:

@@ -29,7 +29,7 @@ def directory() -> MemoryDirectory:
         ("user.updated", {"userId": "ann", "name": "Ann B."}),
         ("participant.joined", {"userId": "ann", "roomId": "r2"}),
     ]):
-        apply_event(d, d, "acme", make_event("acme", kind, data, at=1000.0 + i))
+        apply_event(d, "acme", make_event("acme", kind, data, at=1000.0 + i))
     return d
 
 
@@ -63,7 +63,7 @@ def test_a_user_by_id_follows_updates_and_deletes(engine: Engine,
     ann = js(engine, directory, "return await room.getUser('ann');")
     assert (ann["name"], ann["email"]) == ("Ann B.", "ann@example.com")  # update kept the email
     assert ann["createdAt"] < ann["updatedAt"]
-    apply_event(directory, directory, "acme", make_event("acme", "user.deleted", {"userId": "ann"}))
+    apply_event(directory, "acme", make_event("acme", "user.deleted", {"userId": "ann"}))
     assert js(engine, directory, """
       return [await room.getUser('ann'), (await room.get()).participants, await room.getUser('zed')];""") == [
         None, ["bob"], None]
@@ -90,8 +90,8 @@ def test_bad_ids_are_catchable_type_errors(engine: Engine, directory: MemoryDire
 
 
 def test_events_that_lack_ids_change_nothing(directory: MemoryDirectory) -> None:
-    apply_event(directory, directory, "acme", make_event("acme", "participant.left", {"roomId": "r1"}))
-    apply_event(directory, directory, "acme", make_event("acme", "user.deleted", {}))
+    apply_event(directory, "acme", make_event("acme", "participant.left", {"roomId": "r1"}))
+    apply_event(directory, "acme", make_event("acme", "user.deleted", {}))
     assert [p.user_id for p in directory.presence("acme", "r1")] == ["bob", "ann"]
     assert directory.get_user("acme", "bob") is not None
 

@@ -4,17 +4,15 @@ every backend (in memory, SQLite file, PostgreSQL)."""
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import migrated_database
 
 from bindings import KVEntry, MemoryDirectory, MemoryKV, Room, User
-from server.db import PostgresDatabase, SqlDirectory, SQLiteDatabase, SqlKV
-
-PG = "host=127.0.0.1 dbname=test user=postgres"
+from server.db import SqlDirectory, SQLiteDatabase, SqlKV
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
@@ -22,25 +20,8 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[An
     if request.param == "memory":
         yield MemoryKV(), MemoryDirectory()
         return
-    if request.param == "sqlite":
-        db: Any = SQLiteDatabase(tmp_path / "flowbox.db")
-        db.migrate()
+    with migrated_database(request.param, tmp_path) as db:
         yield SqlKV(db), SqlDirectory(db)
-        db.close()
-        return
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG, autocommit=True) as admin:
-        admin.execute(f"CREATE SCHEMA {schema}")
-    db = PostgresDatabase(f"{PG} options=-csearch_path={schema}")
-    db.migrate()
-    try:
-        yield SqlKV(db), SqlDirectory(db)
-    finally:
-        db.close()
-        with psycopg.connect(PG, autocommit=True) as admin:
-            admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def test_kv_put_get_overwrite_delete(backend: tuple[Any, Any]) -> None:
