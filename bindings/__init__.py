@@ -16,7 +16,7 @@ from pathlib import Path
 from .bundle import Bundle, Sources, build
 from .env import Env, InvalidEnv
 from .errors import BackendUnavailable, BindingError, KeyRejected, StorageError
-from .event import EVENT_TYPES, InvalidEvent, make_event
+from .event import EVENT_TYPES, InvalidEvent, for_sandbox, iso_time, make_event
 from .files import FilesBinding, FilesLimits
 from .localfiles import LocalObjectStore
 from .memory import MemoryDirectory, MemoryKV
@@ -35,5 +35,5 @@ __all__ = [
     "FilesBinding", "FilesLimits", "InvalidEnv", "InvalidEvent", "KVEntry", "KeyRejected",
     "LocalObjectStore", "MemoryDirectory", "MemoryKV", "ObjectInfo", "ObjectStore", "Presence",
     "Room", "RoomBinding", "S3Config", "S3ObjectStore", "Sources", "StorageError",
-    "StoreBinding", "User", "apply_event", "build", "make_event",
+    "StoreBinding", "User", "apply_event", "build", "for_sandbox", "iso_time", "make_event",
 ]

@@ -1,5 +1,7 @@
 """The `flowbox` command line.
 
+    flowbox serve [--host H] [--port P] [--data-dir DIR] [--database-url URL]
+                  [--workers N] [...every setting of server/config.py]
     flowbox keys create --account ID [--scopes read,write,deploy] [--name NAME]
                         [--data-dir DIR | --database-url URL]
     flowbox run FILE [--event JSON] [--timeout SECONDS] [--memory MB]
@@ -18,7 +20,9 @@ breached.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -30,6 +34,7 @@ from sandbox import CompileError, Engine, LimitExceeded, Limits, RunResult, Sand
 
 from . import localdata
 from .accounts import Accounts, InvalidInput, parse_scopes
+from .config import Config, ConfigError, env_name, from_env
 from .db import Database, PostgresDatabase, SQLiteDatabase
 
 EXIT_OK, EXIT_USER, EXIT_LIMIT = 0, 1, 2
@@ -65,6 +70,15 @@ def _parser() -> argparse.ArgumentParser:
                         help="comma-separated: read, write, deploy (default read)")
     create.add_argument("--name", help="a label for the key")
     _database_flags(create)
+    serve = sub.add_parser("serve", help="run the HTTP service (settings also from "
+                                         "FLOWBOX_* environment variables)")
+    for field in dataclasses.fields(Config):
+        kind = str(field.type)
+        serve.add_argument("--" + field.name.replace("_", "-"), dest=field.name, default=None,
+                           type=int if kind.startswith("int") else
+                           float if kind.startswith("float") else
+                           Path if kind == "Path" else str,
+                           help=f"(${env_name(field.name)}; default {field.default})")
     return parser
 
 
@@ -191,10 +205,34 @@ def _describe(error: SandboxError) -> str:
     return f"{error}\n{stack}" if stack else str(error)
 
 
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .app import create_app
+    from .service import Service
+
+    try:
+        config = from_env(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Config)})
+    except ConfigError as exc:
+        print(f"flowbox: {exc}", file=sys.stderr)
+        return EXIT_USER
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
+                                                   "%(message)s")
+    service = Service(config)
+    where = "PostgreSQL" if config.database_url else f"{config.data_dir}/flowbox.db"
+    print(f"flowbox: serving on http://{config.host}:{config.port} ({where}, "
+          f"{config.workers} workers)", file=sys.stderr)
+    uvicorn.run(create_app(service), host=config.host, port=config.port,
+                log_level="warning", access_log=False)
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
         return run_command(args)
+    if args.command == "serve":
+        return serve(args)
     if args.command == "keys":
         return keys_create(args)
     return EXIT_USER  # pragma: no cover - argparse enforces the choices

@@ -30,4 +30,27 @@ MIGRATIONS: list[list[str]] = [
             hash TEXT NOT NULL UNIQUE, scopes TEXT NOT NULL, name TEXT,
             created_at {float} NOT NULL, revoked_at {float})""",
     ],
+    # 3: workflows, accepted events and their runs; settings (the artifact
+    # signing key, shared by every node)
+    [
+        """CREATE TABLE settings (name TEXT PRIMARY KEY, value {blob} NOT NULL)""",
+        """CREATE TABLE workflows (
+            id TEXT PRIMARY KEY, account TEXT NOT NULL REFERENCES accounts (id),
+            name TEXT NOT NULL, code TEXT NOT NULL, artifact {blob} NOT NULL,
+            events TEXT NOT NULL, room_id TEXT, enabled INTEGER NOT NULL,
+            created_at {float} NOT NULL, updated_at {float} NOT NULL)""",
+        "CREATE INDEX workflows_by_account ON workflows (account, created_at, id)",
+        """CREATE TABLE events (
+            id TEXT PRIMARY KEY, account TEXT NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL,
+            idempotency_key TEXT, answer TEXT NOT NULL, created_at {float} NOT NULL)""",
+        "CREATE UNIQUE INDEX events_by_idempotency_key ON events (account, idempotency_key)",
+        """CREATE TABLE runs (
+            id TEXT PRIMARY KEY, account TEXT NOT NULL, workflow_id TEXT NOT NULL,
+            event_id TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL,
+            created_at {float} NOT NULL, started_at {float}, finished_at {float},
+            lease_owner TEXT, lease_expires {float}, output TEXT, error TEXT, logs TEXT,
+            UNIQUE (event_id, workflow_id))""",
+        "CREATE INDEX runs_by_account ON runs (account, created_at, id)",
+        "CREATE INDEX runs_by_status ON runs (status, created_at)",
+    ],
 ]

@@ -1,0 +1,73 @@
+"""The Starlette application: routes, the error envelope, the per-IP rate
+limit, and the service's start and stop."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from . import openapi
+from .envelope import EXCEPTION_HANDLERS, failure
+from .errors import RateLimited
+from .ratelimit import Limiter
+from .routes import directory, events, files, runs, stores, workflows
+from .service import Service
+
+
+class PerIPLimit:
+    """Seed 003's global limit: requests per minute per client address,
+    counted before anything else, authenticated or not."""
+
+    def __init__(self, app: ASGIApp, limiter: Limiter) -> None:
+        self.app = app
+        self.limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            client = scope.get("client")
+            wait = self.limiter.take(client[0] if client else "unknown")
+            if wait:
+                response = failure(RateLimited(
+                    f"rate limit of {int(self.limiter.capacity)} requests per minute per "
+                    "client address exceeded", wait))
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+async def openapi_document(_request: Request) -> Response:
+    return JSONResponse(openapi.document())
+
+
+async def health(request: Request) -> Response:
+    service: Service = request.app.state.service
+    backlog = await run_in_threadpool(service.dispatcher.backlog)
+    return JSONResponse({"status": "ok", "backlog": backlog})
+
+
+def create_app(service: Service) -> Starlette:
+    """The ASGI app of one node; the service starts and stops with it."""
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        service.start()
+        try:
+            yield
+        finally:
+            await run_in_threadpool(service.close)
+
+    app = Starlette(
+        routes=[Route("/openapi.json", openapi_document), Route("/health", health),
+                *workflows.routes, *events.routes, *runs.routes, *directory.routes,
+                *stores.routes, *files.routes],
+        exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
+    app.state.service = service
+    app.add_middleware(PerIPLimit, limiter=service.limiters.ip)
+    return app

@@ -1,0 +1,92 @@
+"""Service configuration: defaults, then FLOWBOX_* environment variables,
+then command-line flags (cli.py). Every setting is documented in README."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bindings import S3Config
+
+
+class ConfigError(ValueError):
+    """A setting with a bad value; the message names it."""
+
+
+@dataclass(frozen=True)
+class Config:
+    host: str = "127.0.0.1"
+    port: int = 8787
+    data_dir: Path = Path("data")
+    database_url: str | None = None  # postgresql://…; SQLite under data_dir when absent
+    workers: int = 4  # threads executing runs
+    max_queued: int = 10_000  # runs waiting, all accounts (503 beyond)
+    max_queued_per_account: int = 2_000  # runs waiting, one account (429 beyond)
+    run_timeout: float = 30.0  # seconds of wall clock per run
+    run_memory_mb: int = 64
+    max_body_bytes: int = 1024 * 1024  # JSON request bodies
+    max_file_bytes: int = 5 * 1024 * 1024  # file uploads
+    rate_global: int = 200  # requests per minute per client IP (0: no limit)
+    rate_write: int = 30  # writes per minute per API key
+    rate_events: int = 600  # events per minute per API key
+    s3_bucket: str | None = None  # files in S3 instead of data_dir/files
+    s3_endpoint: str | None = None
+    s3_region: str = "auto"
+    s3_prefix: str = ""
+
+    def s3(self) -> S3Config | None:
+        """The S3 settings; credentials come from boto3's usual places
+        (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ~/.aws)."""
+        if not self.s3_bucket:
+            return None
+        return S3Config(bucket=self.s3_bucket, endpoint_url=self.s3_endpoint,
+                        region=self.s3_region, prefix=self.s3_prefix)
+
+
+def env_name(field: str) -> str:
+    return "FLOWBOX_" + field.upper()
+
+
+def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+    """Defaults, overridden by FLOWBOX_<FIELD> variables, then by `overrides`
+    (flags given on the command line; None means not given)."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(Config):
+        raw = environ.get(env_name(field.name))
+        if raw is not None and raw != "":
+            values[field.name] = _convert(field.name, field.type, raw)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    config = Config(**values)
+    _check(config)
+    return config
+
+
+def _convert(name: str, kind: Any, raw: str) -> Any:
+    kind = str(kind)
+    try:
+        if kind.startswith("int"):
+            return int(raw)
+        if kind.startswith("float"):
+            return float(raw)
+    except ValueError:
+        raise ConfigError(f"{env_name(name)} must be a number, got {raw!r}") from None
+    return Path(raw) if kind == "Path" else raw
+
+
+def _check(config: Config) -> None:
+    for name in ("workers", "max_queued", "max_queued_per_account", "run_memory_mb",
+                 "max_body_bytes", "max_file_bytes"):
+        if getattr(config, name) < 1:
+            raise ConfigError(f"{name} must be at least 1")
+    for name in ("rate_global", "rate_write", "rate_events"):
+        if getattr(config, name) < 0:
+            raise ConfigError(f"{name} must be 0 (no limit) or more")
+    if config.run_timeout <= 0:
+        raise ConfigError("run_timeout must be more than 0 seconds")
+    if not 0 < config.port < 65536:
+        raise ConfigError("port must be from 1 to 65535")

@@ -1,0 +1,191 @@
+"""The dispatcher: queued runs to worker threads, fairly across accounts,
+with a bounded backlog.
+
+The database is the source of truth (runs.py); the in-memory FairQueue only
+orders the work this node knows about. A sweep puts lapsed leases back in
+the queue and picks up queued runs the node does not know (accepted by
+another node, or before a restart), so nothing accepted is left behind.
+Sandboxes run on plain threads: wasm runs without the GIL.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from .errors import Overloaded, RateLimited
+from .executor import Executor
+from .runs import RunStore
+
+log = logging.getLogger("flowbox.dispatcher")
+
+
+class FairQueue:
+    """Items per account, popped round-robin across accounts, so one busy
+    account delays the others by at most one run each turn."""
+
+    def __init__(self) -> None:
+        self._queues: dict[str, deque[str]] = {}
+        self._order: deque[str] = deque()
+        self._size = 0
+
+    def push(self, account: str, item: str) -> None:
+        queue = self._queues.get(account)
+        if queue is None:
+            queue = self._queues[account] = deque()
+            self._order.append(account)
+        queue.append(item)
+        self._size += 1
+
+    def pop(self) -> tuple[str, str] | None:
+        if not self._order:
+            return None
+        account = self._order.popleft()
+        queue = self._queues[account]
+        item = queue.popleft()
+        if queue:
+            self._order.append(account)
+        else:
+            del self._queues[account]
+        self._size -= 1
+        return account, item
+
+    def pending(self, account: str) -> int:
+        queue = self._queues.get(account)
+        return len(queue) if queue else 0
+
+    def __len__(self) -> int:
+        return self._size
+
+
+@dataclass(frozen=True)
+class DispatchConfig:
+    workers: int = 4
+    max_queued: int = 10_000  # beyond it: 503
+    max_queued_per_account: int = 2_000  # beyond it: 429
+    lease: float = 90.0  # longer than any run may take
+    sweep_interval: float = 5.0
+    single_node: bool = True  # no other node can hold a lease (SQLite)
+
+
+class Dispatcher:
+    """Worker threads executing queued runs."""
+
+    def __init__(self, runs: RunStore, executor: Executor, config: DispatchConfig) -> None:
+        self.runs = runs
+        self.executor = executor
+        self.config = config
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._queue = FairQueue()
+        self._known: set[str] = set()
+        self._cond = threading.Condition()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._seconds_per_run = 0.01  # moving average, for Retry-After
+
+    def start(self) -> None:
+        """Recovers work left by a previous process, then starts the workers."""
+        if self.config.single_node:
+            requeued = self.runs.requeue()
+        else:
+            requeued = self.runs.requeue(expired_before=time.time())
+        if requeued:
+            log.warning("requeued %d runs interrupted by a crash", requeued)
+        self._pick_up()
+        for n in range(self.config.workers):
+            thread = threading.Thread(target=self._work, name=f"flowbox-worker-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        sweeper = threading.Thread(target=self._sweep, name="flowbox-sweep", daemon=True)
+        sweeper.start()
+        self._threads.append(sweeper)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Lets running runs finish; queued ones stay queued in the database."""
+        self._stopping.set()
+        with self._cond:
+            self._cond.notify_all()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def admit(self, account: str, count: int) -> None:
+        """Raises unless `count` more runs of `account` fit in the backlog."""
+        with self._cond:
+            total, mine = len(self._queue), self._queue.pending(account)
+        if total + count > self.config.max_queued:
+            raise Overloaded(f"the server's backlog is full ({total} runs queued); retry later",
+                             self._drain_time(total + count - self.config.max_queued))
+        if mine + count > self.config.max_queued_per_account:
+            raise RateLimited(f"this account's backlog is full ({mine} runs queued); "
+                              "retry later", self._drain_time(mine + count
+                                                              - self.config.max_queued_per_account))
+
+    def submit(self, items: list[tuple[str, str]]) -> None:
+        """Queues (run id, account) pairs already stored as queued."""
+        with self._cond:
+            for run_id, account in items:
+                if run_id not in self._known:
+                    self._known.add(run_id)
+                    self._queue.push(account, run_id)
+            self._cond.notify(len(items))
+
+    def backlog(self) -> int:
+        with self._cond:
+            return len(self._queue)
+
+    def _drain_time(self, runs: int) -> float:
+        return min(60.0, runs * self._seconds_per_run / max(1, self.config.workers))
+
+    def _next(self) -> tuple[str, str] | None:
+        with self._cond:
+            while not self._stopping.is_set():
+                item = self._queue.pop()
+                if item is not None:
+                    return item
+                self._cond.wait()
+        return None
+
+    def _work(self) -> None:
+        while (item := self._next()) is not None:
+            _account, run_id = item
+            started = time.monotonic()
+            try:
+                self._execute(run_id)
+            except Exception:
+                # The database failed: the lease lapses and the sweep requeues the run.
+                log.exception("run %s could not be executed", run_id)
+            finally:
+                with self._cond:
+                    self._known.discard(run_id)
+                elapsed = time.monotonic() - started
+                self._seconds_per_run += (elapsed - self._seconds_per_run) * 0.05
+
+    def _execute(self, run_id: str) -> None:
+        claim = self.runs.claim(run_id, self.owner, self.config.lease)
+        if claim is None:
+            return
+        outcome = self.executor.execute(claim)
+        if not self.runs.finish(run_id, self.owner, outcome.status, outcome.output,
+                                outcome.error, outcome.logs):
+            log.warning("run %s finished after its lease was lost; its outcome is dropped",
+                        run_id)
+
+    def _sweep(self) -> None:
+        while not self._stopping.wait(self.config.sweep_interval):
+            try:
+                self.runs.requeue(expired_before=time.time())
+                self._pick_up()
+            except Exception:
+                log.exception("sweep failed")
+
+    def _pick_up(self) -> None:
+        room = self.config.max_queued - self.backlog()
+        if room > 0:
+            self.submit(self.runs.queued(room))

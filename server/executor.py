@@ -1,0 +1,94 @@
+"""Executing one claimed run: the workflow's artifact, the bindings of its
+account, the sandbox, and the outcome as it is recorded. Runs on a worker
+thread; never raises for anything user code does."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import bindings
+from sandbox import Artifact, ArtifactError, Engine, Limits
+
+from .runs import Claim
+from .workflows import WorkflowStore, compile_code
+
+log = logging.getLogger("flowbox.executor")
+CACHED_ARTIFACTS = 512
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # complete or errored
+    output: Any
+    error: dict[str, Any] | None
+    logs: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    version: float
+    artifact: Artifact
+    room_id: str | None
+
+
+class Executor:
+    """Runs claims in the sandbox with the account's bindings."""
+
+    def __init__(self, engine: Engine, workflows: WorkflowStore, sources: bindings.Sources,
+                 limits: Limits, files_limits: bindings.FilesLimits | None = None) -> None:
+        self.engine = engine
+        self.workflows = workflows
+        self.sources = sources
+        self.limits = limits
+        self.files_limits = files_limits
+        self._cache: OrderedDict[str, _Loaded] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def execute(self, claim: Claim) -> Outcome:
+        loaded = self._load(claim.workflow_id)
+        if loaded is None:
+            return Outcome("errored", None, {"code": "workflow_deleted", "name": "Error",
+                                             "message": "the workflow was deleted before "
+                                                        "this run started"}, [])
+        bundle = bindings.build(self.sources, account=claim.account, event=claim.event,
+                                room_scope=loaded.room_id, files_limits=self.files_limits,
+                                timeout=self.limits.timeout)
+        result = bundle.finish(self.engine.run(
+            loaded.artifact, bundle.event, capabilities=bundle.capabilities, data=bundle.data,
+            limits=self.limits))
+        logs = [entry.to_dict() for entry in result.logs]
+        if result.error is not None:
+            return Outcome("errored", None, result.error.to_dict(), logs)
+        return Outcome("complete", result.value, None, logs)
+
+    def _load(self, workflow_id: str) -> _Loaded | None:
+        version = self.workflows.version(workflow_id)
+        if version is None:
+            return None
+        with self._lock:
+            cached = self._cache.get(workflow_id)
+            if cached is not None and cached.version == version:
+                self._cache.move_to_end(workflow_id)
+                return cached
+        found = self.workflows.runnable(workflow_id)
+        if found is None:
+            return None
+        workflow, stored = found
+        try:
+            artifact = Artifact.from_bytes(stored)
+            artifact.verify(self.engine)
+        except ArtifactError as exc:
+            # Compiled by another engine build (an upgrade): compile again.
+            log.info("recompiling workflow %s: %s", workflow_id, exc)
+            artifact = compile_code(self.engine, workflow.code)
+            self.workflows.replace_artifact(workflow_id, workflow.updated_at, artifact)
+        loaded = _Loaded(workflow.updated_at, artifact, workflow.room_id)
+        with self._lock:
+            self._cache[workflow_id] = loaded
+            while len(self._cache) > CACHED_ARTIFACTS:
+                self._cache.popitem(last=False)
+        return loaded

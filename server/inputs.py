@@ -1,0 +1,107 @@
+"""Reading request input: bodies with a size cap, JSON objects, and the
+query parameters every list route shares. Parsing is in plain functions
+that tests call directly; each failure names the field."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+
+from .errors import InvalidRequest, PayloadTooLarge
+
+DEFAULT_PAGE, MAX_PAGE = 50, 100
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refused with 413 as soon as it passes `limit` bytes
+    (a lying or missing Content-Length does not get around it)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request body is {declared} bytes; the limit is {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_json(request: Request, limit: int) -> dict[str, Any]:
+    """The body as a JSON object."""
+    return parse_json_object(await read_body(request, limit))
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    if not body.strip():
+        raise InvalidRequest("request body is empty; expected a JSON object", code="invalid_json")
+    try:
+        doc = json.loads(body)
+    except UnicodeDecodeError:
+        raise InvalidRequest("request body is not UTF-8", code="invalid_json") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidRequest(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                             code="invalid_json") from None
+    if not isinstance(doc, dict):
+        raise InvalidRequest(f"request body must be a JSON object, not {_kind(doc)}",
+                             code="invalid_json")
+    return doc
+
+
+def _kind(value: Any) -> str:
+    return {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number")
+
+
+def unknown_fields(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    """Refuses members the route does not know (a typo must not pass silently)."""
+    for name in body:
+        if name not in allowed:
+            raise InvalidRequest(f"unknown field {name!r}; allowed: {', '.join(allowed)}", name)
+
+
+def page_limit(value: str | None) -> int:
+    """The `limit` query parameter: 1 to 100, default 50."""
+    if value is None:
+        return DEFAULT_PAGE
+    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
+        raise InvalidRequest(f"limit must be an integer from 1 to {MAX_PAGE}", "limit")
+    return int(value)
+
+
+def encode_cursor(position: tuple[float, str]) -> str:
+    """An opaque cursor for a (time, id) position in a list."""
+    raw = json.dumps([position[0], position[1]]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(value: str | None) -> tuple[float, str] | None:
+    if value is None or value == "":
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        at, ident = json.loads(raw)
+        if isinstance(at, int | float) and isinstance(ident, str):
+            return float(at), ident
+    except (binascii.Error, ValueError, TypeError):
+        pass
+    raise InvalidRequest("cursor is not one this server issued", "cursor")
+
+
+def parse_time(value: str | None, field: str) -> float | None:
+    """An ISO 8601 time (with zone, or UTC when none) as epoch seconds."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidRequest(f"{field} must be an ISO 8601 time, like 2026-05-29T10:00:00Z",
+                             field) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.timestamp()

@@ -1,0 +1,89 @@
+"""Seed 000: `/v1/accounts/{accountId}/workflows` — register, list, get,
+update and delete workflows. Code is compiled before anything is stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..envelope import ok
+from ..errors import NotFound
+from ..inputs import decode_cursor, encode_cursor, page_limit
+from ..service import Service
+from ..workflows import Workflow, check_fields, compile_code
+from . import call, json_body
+
+BASE = "/v1/accounts/{accountId}/workflows"
+
+
+def _existing(service: Service, account: str, workflow_id: str) -> Workflow:
+    workflow = service.workflows.get(account, workflow_id)
+    if workflow is None:
+        raise NotFound(f"no workflow {workflow_id!r} in this account", "workflowId")
+    return workflow
+
+
+async def create(request: Request) -> Response:
+    def work(service: Service, account: str, body: dict[str, Any]) -> Response:
+        fields = check_fields(body, creating=True)
+        artifact = compile_code(service.engine, fields["code"])
+        workflow = service.workflows.create(account, fields, artifact)
+        return ok("Workflow created", {"workflow": workflow.to_wire()}, 201)
+
+    return await call(request, "write", work, rate="write", read=json_body)
+
+
+async def list_all(request: Request) -> Response:
+    def work(service: Service, account: str, _: None) -> Response:
+        limit = page_limit(request.query_params.get("limit"))
+        after = decode_cursor(request.query_params.get("cursor"))
+        items, more = service.workflows.page(account, after, limit)
+        cursor = encode_cursor((items[-1].created_at, items[-1].id)) if more else None
+        return ok("Workflows", {"workflows": [w.to_wire() for w in items],
+                                "next_cursor": cursor})
+
+    return await call(request, "read", work)
+
+
+async def get(request: Request) -> Response:
+    def work(service: Service, account: str, _: None) -> Response:
+        workflow = _existing(service, account, request.path_params["workflowId"])
+        return ok("Workflow", {"workflow": workflow.to_wire()})
+
+    return await call(request, "read", work)
+
+
+async def update(request: Request) -> Response:
+    def work(service: Service, account: str, body: dict[str, Any]) -> Response:
+        workflow_id = request.path_params["workflowId"]
+        _existing(service, account, workflow_id)
+        fields = check_fields(body, creating=False)
+        artifact = compile_code(service.engine, fields["code"]) if "code" in fields else None
+        service.workflows.update(account, workflow_id, fields, artifact)
+        workflow = _existing(service, account, workflow_id)
+        return ok("Workflow updated", {"workflow": workflow.to_wire()})
+
+    return await call(request, "write", work, rate="write", read=json_body)
+
+
+async def delete(request: Request) -> Response:
+    def work(service: Service, account: str, _: None) -> Response:
+        workflow_id = request.path_params["workflowId"]
+        workflow = _existing(service, account, workflow_id)
+        if not service.workflows.delete(account, workflow_id):
+            raise NotFound(f"no workflow {workflow_id!r} in this account", "workflowId")
+        return ok("Workflow deleted", {"workflow": workflow.to_wire()})
+
+    return await call(request, "write", work, rate="write")
+
+
+routes = [
+    Route(BASE, create, methods=["POST"]),
+    Route(BASE, list_all, methods=["GET"]),
+    Route(BASE + "/{workflowId}", get, methods=["GET"]),
+    Route(BASE + "/{workflowId}", update, methods=["PATCH"]),
+    Route(BASE + "/{workflowId}", delete, methods=["DELETE"]),
+]

@@ -1,0 +1,85 @@
+"""Everything one Flowbox node holds, built from a Config in one place:
+the database, the stores, the engine, the dispatcher and the limiters.
+Routes reach it as `request.app.state.service`."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import bindings
+from sandbox import Engine, Limits
+
+from .accounts import Accounts
+from .config import Config
+from .db import Database, PostgresDatabase, SqlDirectory, SQLiteDatabase, SqlKV
+from .dispatcher import DispatchConfig, Dispatcher
+from .events import EventLog
+from .executor import Executor
+from .ratelimit import Limiter
+from .runs import RunStore
+from .workflows import WorkflowStore
+
+
+def open_database(config: Config) -> Database:
+    """The configured database, migrated to the current schema."""
+    if config.database_url:
+        db: Database = PostgresDatabase(config.database_url)
+    else:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        db = SQLiteDatabase(config.data_dir / "flowbox.db")
+    db.migrate()
+    return db
+
+
+def signing_key(db: Database) -> bytes:
+    """The key that signs compiled artifacts, made once and shared by every
+    node of the installation, so stored artifacts stay loadable."""
+    db.execute("INSERT INTO settings (name, value) VALUES ('signing_key', ?) "
+               "ON CONFLICT (name) DO NOTHING", (os.urandom(32),))
+    return bytes(db.fetchone("SELECT value FROM settings WHERE name = 'signing_key'")[0])
+
+
+@dataclass
+class Limiters:
+    ip: Limiter
+    write: Limiter
+    events: Limiter
+
+
+class Service:
+    """One node: open with `Service(config)`, then `start()`; `close()`."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.db = open_database(config)
+        self.engine = Engine(signing_key=signing_key(self.db), adapters=bindings.ADAPTERS)
+        self.accounts = Accounts(self.db)
+        self.workflows = WorkflowStore(self.db)
+        self.events = EventLog(self.db)
+        self.runs = RunStore(self.db)
+        self.kv = SqlKV(self.db)
+        self.directory = SqlDirectory(self.db)
+        s3 = config.s3()
+        self.objects: bindings.ObjectStore = (
+            bindings.S3ObjectStore(s3) if s3 is not None
+            else bindings.LocalObjectStore(config.data_dir / "files"))
+        self.limits = Limits(timeout=config.run_timeout,
+                             memory=config.run_memory_mb * 1024 * 1024)
+        self.files_limits = bindings.FilesLimits(max_object_bytes=config.max_file_bytes)
+        sources = bindings.Sources(kv=self.kv, directory=self.directory, objects=self.objects)
+        executor = Executor(self.engine, self.workflows, sources, self.limits, self.files_limits)
+        self.dispatcher = Dispatcher(self.runs, executor, DispatchConfig(
+            workers=config.workers, max_queued=config.max_queued,
+            max_queued_per_account=config.max_queued_per_account,
+            lease=config.run_timeout + 60.0,
+            single_node=isinstance(self.db, SQLiteDatabase)))
+        self.limiters = Limiters(ip=Limiter(config.rate_global), write=Limiter(config.rate_write),
+                                 events=Limiter(config.rate_events))
+
+    def start(self) -> None:
+        self.dispatcher.start()
+
+    def close(self) -> None:
+        self.dispatcher.stop()
+        self.engine.close()
