@@ -41,7 +41,7 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     if not body.strip():
         raise InvalidRequest("request body is empty; expected a JSON object", code="invalid_json")
     try:
-        doc = json.loads(body)
+        doc = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise InvalidRequest("request body is not UTF-8", code="invalid_json") from None
     except json.JSONDecodeError as exc:
