@@ -58,10 +58,14 @@ def _hash(secret: str) -> str:
 
 
 class Accounts:
-    """Accounts and keys in a Database."""
+    """Accounts and keys in a Database. Authentication results are cached
+    for `cache_seconds` (keys are checked on every request); revoking on
+    this node takes effect at once, on other nodes within that time."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, cache_seconds: float = 5.0) -> None:
         self.db = db
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[ApiKey | None, float]] = {}
 
     def ensure_account(self, account: str, name: str | None = None) -> bool:
         """Creates the account when it is new; True when it was created."""
@@ -94,13 +98,21 @@ class Accounts:
         """The live key with this secret, or None."""
         if not secret.startswith(KEY_PREFIX):
             return None
+        digest = _hash(secret)
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached is not None and cached[1] > now:
+            return cached[0]
         row = self.db.fetchone(
             "SELECT id, account, scopes, name, created_at FROM api_keys "
-            "WHERE hash = ? AND revoked_at IS NULL", (_hash(secret),))
-        if row is None:
-            return None
-        return ApiKey(id=row[0], account=row[1], scopes=tuple(row[2].split(",")), name=row[3],
-                      created_at=float(row[4]))
+            "WHERE hash = ? AND revoked_at IS NULL", (digest,))
+        key = None if row is None else ApiKey(
+            id=row[0], account=row[1], scopes=tuple(row[2].split(",")), name=row[3],
+            created_at=float(row[4]))
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = (key, now + self.cache_seconds)
+        return key
 
     def revoke(self, account: str, key_id: str) -> bool:
         """Revokes a key of this account; False when it has no such key."""
@@ -108,4 +120,6 @@ class Accounts:
             cur.execute(self.db.sql(
                 "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND account = ? "
                 "AND revoked_at IS NULL"), (time.time(), key_id, account))
-            return bool(cur.rowcount)
+            revoked = bool(cur.rowcount)
+        self._cache.clear()
+        return revoked

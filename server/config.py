@@ -23,7 +23,7 @@ class Config:
     port: int = 8787
     data_dir: Path = Path("data")
     database_url: str | None = None  # postgresql://…; SQLite under data_dir when absent
-    workers: int = 4  # threads executing runs
+    workers: int = max(2, os.cpu_count() or 2)  # threads executing runs
     max_queued: int = 10_000  # runs waiting, all accounts (503 beyond)
     max_queued_per_account: int = 2_000  # runs waiting, one account (429 beyond)
     run_timeout: float = 30.0  # seconds of wall clock per run

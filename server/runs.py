@@ -96,9 +96,11 @@ class RunStore:
 
     def claim(self, run_id: str, owner: str, lease: float) -> Claim | None:
         """Takes a queued run for `owner` for `lease` seconds; None when it is
-        not queued any more (another worker has it, or it finished)."""
+        not queued any more (another worker has it, or it finished). The
+        claim need not survive a power loss: a run that seems queued after
+        one runs again, which recovery does for a crashed worker anyway."""
         now = time.time()
-        with self.db.transaction() as cur:
+        with self.db.transaction(durable=False) as cur:
             cur.execute(self.db.sql(
                 "UPDATE runs SET status = 'running', attempts = attempts + 1, started_at = ?, "
                 "lease_owner = ?, lease_expires = ? WHERE id = ? AND status = 'queued'"),

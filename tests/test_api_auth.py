@@ -10,7 +10,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server.accounts import Accounts
 from tests.live import Live, live_server
 from tests.test_api_workflows import OK_CODE, assert_error
 
@@ -89,7 +88,7 @@ def test_a_revoked_key_is_401(live: Live) -> None:
     assert client.get("/v1/accounts/dave/workflows").status_code == 200
     key = live.service.accounts.authenticate(secret)
     assert key is not None
-    assert Accounts(live.service.db).revoke("dave", key.id)
+    assert live.service.accounts.revoke("dave", key.id)
     assert_error(client.get("/v1/accounts/dave/workflows"), 401, "unauthorized")
 
 

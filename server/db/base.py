@@ -40,13 +40,20 @@ class Database:
             conn = self._local.conn = self.connect()
         return conn
 
+    def relax(self, conn: Any, cur: Any, durable: bool) -> None:
+        """Before a transaction: whether its commit must reach the disk
+        before returning (see `transaction`)."""
+
     @contextmanager
-    def transaction(self) -> Iterator[Any]:
+    def transaction(self, *, durable: bool = True) -> Iterator[Any]:
         """A cursor inside one transaction: committed on success, rolled back
-        on any exception."""
+        on any exception. With durable=False the commit survives a crash of
+        the process but may be lost with the machine's power; the next
+        durable commit makes it durable too (commits stay in order)."""
         conn = self._connection()
         cur = conn.cursor()
         try:
+            self.relax(conn, cur, durable)
             yield cur
             conn.commit()
         except BaseException:

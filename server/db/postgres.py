@@ -21,3 +21,7 @@ class PostgresDatabase(Database):
         import psycopg
 
         return psycopg.connect(self.dsn)
+
+    def relax(self, conn: Any, cur: Any, durable: bool) -> None:
+        if not durable:
+            cur.execute("SET LOCAL synchronous_commit = off")
