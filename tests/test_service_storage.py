@@ -120,7 +120,7 @@ def test_requeue_after_a_crash_or_a_lapsed_lease(db: Any, engine: Engine) -> Non
 
 
 def test_run_filters(db: Any, engine: Engine) -> None:
-    wf, accepted = _accept(db, engine)
+    wf, _accepted = _accept(db, engine)
     runs = RunStore(db)
     now = time.time()
     assert len(runs.page("a", RunFilter(workflow_id=wf.id), None, 10)[0]) == 1
