@@ -17,11 +17,16 @@ from .errors import InvalidRequest, PayloadTooLarge
 DEFAULT_PAGE, MAX_PAGE = 50, 100
 
 
+def is_number(text: str) -> bool:
+    """Only ASCII digits (str.isdigit also accepts '²' and other scripts)."""
+    return text.isascii() and text.isdigit()
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The whole body, refused with 413 as soon as it passes `limit` bytes
     (a lying or missing Content-Length does not get around it)."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and is_number(declared) and int(declared) > limit:
         raise PayloadTooLarge(f"request body is {declared} bytes; the limit is {limit} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():
@@ -69,7 +74,7 @@ def page_limit(value: str | None) -> int:
     """The `limit` query parameter: 1 to 100, default 50."""
     if value is None:
         return DEFAULT_PAGE
-    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
+    if not is_number(value) or not 1 <= int(value) <= MAX_PAGE:
         raise InvalidRequest(f"limit must be an integer from 1 to {MAX_PAGE}", "limit")
     return int(value)
 

@@ -104,8 +104,10 @@ def test_kv_keys(live: Live) -> None:
                  "invalid_request", "key")
     assert_error(c.put("/v1/accounts/kv/stores/config/keys/k", content=b"x",
                        params={"metadata": "{nope"}), 400, "invalid_request", "metadata")
-    assert_error(c.put("/v1/accounts/kv/stores/config/keys/k", content=b"x",
-                       params={"expiration": "1"}), 400, "invalid_request", "expiration")
+    for expiration in ("1", "9" * 30, "\u00b2"):
+        assert_error(c.put("/v1/accounts/kv/stores/config/keys/k", content=b"x",
+                           params={"expiration": expiration}), 400, "invalid_request",
+                     "expiration")
     assert_error(c.put("/v1/accounts/kv/stores/config/keys/k", content=b"x" * 5000), 413,
                  "payload_too_large")
     other = live.client(live.key("kv-other"))

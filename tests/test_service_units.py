@@ -55,7 +55,7 @@ def test_inputs() -> None:
     with pytest.raises(InvalidRequest, match="line 1 column 2"):
         parse_json_object(b"{,}")
     assert page_limit(None) == 50 and page_limit("100") == 100
-    for bad in ("0", "101", "-1", "ten", "1.5"):
+    for bad in ("0", "101", "-1", "ten", "1.5", "\u00b2", "\u0663"):
         with pytest.raises(InvalidRequest) as info:
             page_limit(bad)
         assert info.value.field == "limit"

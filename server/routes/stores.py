@@ -17,12 +17,13 @@ from bindings.keys import kv_key, store_name
 
 from ..envelope import ok
 from ..errors import InvalidRequest, NotFound
-from ..inputs import decode_cursor, encode_cursor, page_limit, read_body
+from ..inputs import decode_cursor, encode_cursor, is_number, page_limit, read_body
 from ..service import Service
 from . import call, service_of
 
 BASE = "/v1/accounts/{accountId}/stores/{store}/keys"
 MAX_METADATA_BYTES = 1024  # as Cloudflare KV
+MAX_EXPIRATION = 253402300799  # 9999-12-31T23:59:59Z
 
 
 def check_names(store: str, key: str | None = None) -> tuple[str, str | None]:
@@ -50,9 +51,9 @@ def check_options(params: dict[str, str], now: float) -> tuple[Any, int | None]:
     expiration = None
     if "expiration" in params:
         text = params["expiration"]
-        if not text.isdigit() or int(text) <= now:
-            raise InvalidRequest("expiration must be a time in the future, in seconds since "
-                                 "the epoch", "expiration")
+        if not is_number(text) or not now < int(text) <= MAX_EXPIRATION:
+            raise InvalidRequest("expiration must be a time in the future (before the year "
+                                 "10000), in seconds since the epoch", "expiration")
         expiration = int(text)
     return metadata, expiration
 
