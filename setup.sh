@@ -24,6 +24,6 @@ PYTHON="${PYTHON:-python3}"
 .venv/bin/python sandbox/build.py
 
 if [ "${1:-}" != "--no-run" ]; then
-  .venv/bin/flowbox run examples/room-digest.ts --data examples/data \
-    --event '{"type":"participant.joined","data":{"userId":"u_1","roomId":"r_1"}}'
+  # The main job: the service on the embedded defaults (./data), end to end.
+  .venv/bin/python examples/service_demo.py --data-dir "${FLOWBOX_DATA_DIR:-data}"
 fi

@@ -49,7 +49,7 @@ class Executor:
         self._lock = threading.Lock()
 
     def execute(self, claim: Claim) -> Outcome:
-        loaded = self._load(claim.workflow_id)
+        loaded = self._load(claim.workflow_id, claim.workflow_version)
         if loaded is None:
             return Outcome("errored", None, {"code": "workflow_deleted", "name": "Error",
                                              "message": "the workflow was deleted before "
@@ -65,8 +65,7 @@ class Executor:
             return Outcome("errored", None, result.error.to_dict(), logs)
         return Outcome("complete", result.value, None, logs)
 
-    def _load(self, workflow_id: str) -> _Loaded | None:
-        version = self.workflows.version(workflow_id)
+    def _load(self, workflow_id: str, version: float | None) -> _Loaded | None:
         if version is None:
             return None
         with self._lock:

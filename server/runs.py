@@ -72,6 +72,7 @@ class Claim:
     workflow_id: str
     event: dict[str, Any]
     attempt: int
+    workflow_version: float | None  # the workflow's updated_at; None once deleted
 
 
 @dataclass(frozen=True)
@@ -108,10 +109,12 @@ class RunStore:
             if not cur.rowcount:
                 return None
             cur.execute(self.db.sql(
-                "SELECT r.account, r.workflow_id, r.attempts, e.body FROM runs r "
-                "JOIN events e ON e.id = r.event_id WHERE r.id = ?"), (run_id,))
-            account, workflow_id, attempts, body = cur.fetchone()
-        return Claim(run_id, account, workflow_id, json.loads(body), int(attempts))
+                "SELECT r.account, r.workflow_id, r.attempts, e.body, w.updated_at FROM runs r "
+                "JOIN events e ON e.id = r.event_id "
+                "LEFT JOIN workflows w ON w.id = r.workflow_id WHERE r.id = ?"), (run_id,))
+            account, workflow_id, attempts, body, version = cur.fetchone()
+        return Claim(run_id, account, workflow_id, json.loads(body), int(attempts),
+                     None if version is None else float(version))
 
     def finish(self, run_id: str, owner: str, status: str, output: Any,
                error: dict[str, Any] | None, logs: list[dict[str, Any]]) -> bool:

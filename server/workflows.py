@@ -198,12 +198,6 @@ class WorkflowStore:
             (account, room_id, f'%"{event_type}"%'))
         return [wf for wf in map(_workflow, rows) if wf.matches(event_type, room_id)]
 
-    def version(self, workflow_id: str) -> float | None:
-        """The time of the workflow's last update (its version), or None when
-        it was deleted."""
-        row = self.db.fetchone("SELECT updated_at FROM workflows WHERE id = ?", (workflow_id,))
-        return float(row[0]) if row else None
-
     def runnable(self, workflow_id: str) -> tuple[Workflow, bytes] | None:
         """The workflow and its stored artifact, for a worker."""
         row = self.db.fetchone(f"SELECT {_COLUMNS}, artifact FROM workflows WHERE id = ?",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, ClassVar
 
 from .migrations import MIGRATIONS
@@ -20,6 +20,9 @@ class Database:
 
     def __init__(self) -> None:
         self._local = threading.local()
+        # Taken around write transactions when the dialect wants writers
+        # queued in-process rather than retrying on a lock (see sqlite.py).
+        self.write_lock: AbstractContextManager[Any] = nullcontext()
 
     # -- what a dialect provides ---------------------------------------------
 
@@ -45,34 +48,38 @@ class Database:
         before returning (see `transaction`)."""
 
     @contextmanager
-    def transaction(self, *, durable: bool = True) -> Iterator[Any]:
+    def transaction(self, *, durable: bool = True, write: bool = True) -> Iterator[Any]:
         """A cursor inside one transaction: committed on success, rolled back
         on any exception. With durable=False the commit survives a crash of
         the process but may be lost with the machine's power; the next
-        durable commit makes it durable too (commits stay in order)."""
+        durable commit makes it durable too (commits stay in order).
+        `write=False` promises the transaction only reads."""
         conn = self._connection()
-        cur = conn.cursor()
-        try:
-            self.relax(conn, cur, durable)
-            yield cur
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
-        finally:
-            cur.close()
+        with self.write_lock if write else nullcontext():
+            cur = conn.cursor()
+            try:
+                self.relax(conn, cur, durable)
+                yield cur
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+            finally:
+                cur.close()
 
     def execute(self, query: str, params: Sequence[Any] = ()) -> None:
         with self.transaction() as cur:
             cur.execute(self.sql(query), params)
 
     def fetchone(self, query: str, params: Sequence[Any] = ()) -> Any:
-        with self.transaction() as cur:
+        """The first row of a query that only reads."""
+        with self.transaction(write=False) as cur:
             cur.execute(self.sql(query), params)
             return cur.fetchone()
 
     def fetchall(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
-        with self.transaction() as cur:
+        """The rows of a query that only reads."""
+        with self.transaction(write=False) as cur:
             cur.execute(self.sql(query), params)
             return list(cur.fetchall())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -16,6 +17,11 @@ class SQLiteDatabase(Database):
     def __init__(self, path: Path | str) -> None:
         super().__init__()
         self.path = str(path)
+        # SQLite has one writer at a time, and a writer that finds the lock
+        # taken sleeps for milliseconds before it retries: queue this
+        # process's writers on a lock instead (other processes, like
+        # `flowbox keys create`, still meet SQLite's busy timeout).
+        self.write_lock = threading.Lock()
 
     def connect(self) -> Any:
         conn = sqlite3.connect(self.path, timeout=30, check_same_thread=True)
