@@ -35,7 +35,7 @@ from sandbox import CompileError, Engine, LimitExceeded, Limits, RunResult, Sand
 from . import localdata
 from .accounts import Accounts, InvalidInput, parse_scopes
 from .config import Config, ConfigError, env_name, from_env
-from .db import Database, PostgresDatabase, SQLiteDatabase
+from .db import open_database
 
 EXIT_OK, EXIT_USER, EXIT_LIMIT = 0, 1, 2
 
@@ -92,20 +92,10 @@ def _database_flags(parser: argparse.ArgumentParser) -> None:
                              "(or $FLOWBOX_DATABASE_URL)")
 
 
-def _database(args: argparse.Namespace) -> Database:
-    if args.database_url:
-        db: Database = PostgresDatabase(args.database_url)
-    else:
-        args.data_dir.mkdir(parents=True, exist_ok=True)
-        db = SQLiteDatabase(args.data_dir / "flowbox.db")
-    db.migrate()
-    return db
-
-
 def keys_create(args: argparse.Namespace) -> int:
     try:
         scopes = parse_scopes(args.scopes)
-        db = _database(args)
+        db = open_database(args.data_dir, args.database_url)
         accounts = Accounts(db)
         created = accounts.ensure_account(args.account)
         key, secret = accounts.create_key(args.account, scopes, args.name)

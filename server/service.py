@@ -12,24 +12,13 @@ from sandbox import Engine, Limits
 
 from .accounts import Accounts
 from .config import Config
-from .db import Database, PostgresDatabase, SqlDirectory, SQLiteDatabase, SqlKV
+from .db import Database, SqlDirectory, SQLiteDatabase, SqlKV, open_database
 from .dispatcher import DispatchConfig, Dispatcher
 from .events import EventLog
 from .executor import Executor
 from .ratelimit import Limiter
 from .runs import RunStore
 from .workflows import WorkflowStore
-
-
-def open_database(config: Config) -> Database:
-    """The configured database, migrated to the current schema."""
-    if config.database_url:
-        db: Database = PostgresDatabase(config.database_url)
-    else:
-        config.data_dir.mkdir(parents=True, exist_ok=True)
-        db = SQLiteDatabase(config.data_dir / "flowbox.db")
-    db.migrate()
-    return db
 
 
 def signing_key(db: Database) -> bytes:
@@ -52,7 +41,7 @@ class Service:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.db = open_database(config)
+        self.db = open_database(config.data_dir, config.database_url)
         self.engine = Engine(signing_key=signing_key(self.db), adapters=bindings.ADAPTERS)
         self.accounts = Accounts(self.db)
         self.workflows = WorkflowStore(self.db)

@@ -183,14 +183,24 @@ SLOW = ("export default async () => { const end = Date.now() + %d; "
         "while (Date.now() < end) {} return Date.now(); };")
 
 
+GATED = """export default async (e, { store }) => {
+  while (!(await store.get("go"))) await new Promise((r) => setTimeout(r, 20));
+  return "released";
+};"""
+
+
 def test_a_full_backlog_is_429_or_503_with_retry_after_and_loses_nothing(tmp_path: Path) -> None:
     with live_server(tmp_path, workers=1, max_queued=6, max_queued_per_account=4) as live:
         a, b = live.client(live.key("busy")), live.client(live.key("calm"))
-        register(a, "busy", SLOW % 600, ["user.created"])
-        register(b, "calm", SLOW % 600, ["user.created"])
-        # one run executing, four waiting: the account's backlog is full
-        busy = [send(a, "busy", "user.created") for _ in range(6)]
-        assert [r.status_code for r in busy] == [202] * 5 + [429]
+        register(a, "busy", GATED, ["user.created"])
+        register(b, "calm", GATED, ["user.created"])
+        # the one worker holds the first run until the test lets it go
+        assert send(a, "busy", "user.created").status_code == 202
+        while not a.get("/v1/accounts/busy/runs", params={"status": "running"}).json()[
+                "data"]["runs"]:
+            time.sleep(0.01)
+        busy = [send(a, "busy", "user.created") for _ in range(5)]
+        assert [r.status_code for r in busy] == [202] * 4 + [429]
         error = assert_error(busy[-1], 429, "rate_limited")
         assert "account's backlog" in error["message"]
         assert int(busy[-1].headers["Retry-After"]) >= 1
@@ -200,8 +210,10 @@ def test_a_full_backlog_is_429_or_503_with_retry_after_and_loses_nothing(tmp_pat
         error = assert_error(calm[-1], 503, "overloaded")
         assert "server's backlog" in error["message"]
         assert int(calm[-1].headers["Retry-After"]) >= 1
+        for client, account in ((a, "busy"), (b, "calm")):
+            client.put(f"/v1/accounts/{account}/stores/default/keys/go", content=b"1")
         done = wait_for_runs(a, "busy", 5, timeout=30) + wait_for_runs(b, "calm", 2, timeout=30)
-        assert len(done) == 7 and all(r["status"] == "complete" for r in done)
+        assert len(done) == 7 and all(r["output"] == "released" for r in done)
 
 
 def test_workers_take_accounts_in_turn(tmp_path: Path) -> None:
