@@ -80,16 +80,10 @@ class EventLog:
                     "INSERT INTO runs (id, account, workflow_id, event_id, status, attempts, "
                     "created_at) VALUES (?, ?, ?, ?, 'queued', 0, ?)"),
                     [(rid, account, wid, event["id"], event["time"]) for rid, wid in runs])
-        except Exception as exc:
+        except self.db.integrity_errors:
             # A concurrent request with the same key won the insert.
-            if key is not None and self._is_unique_violation(exc):
-                previous = self.previous(account, key, request)
-                if previous is not None:
-                    return previous
-            raise
+            previous = self.previous(account, key, request) if key is not None else None
+            if previous is None:
+                raise
+            return previous
         return Accepted(data, [(rid, account) for rid, _ in runs])
-
-    @staticmethod
-    def _is_unique_violation(exc: Exception) -> bool:
-        text = str(exc).lower()
-        return "unique" in text or "duplicate key" in text

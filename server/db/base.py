@@ -17,6 +17,8 @@ class Database:
 
     placeholder = "?"
     types: ClassVar[dict[str, str]] = {}
+    # What the driver raises when a constraint (like a unique key) is violated.
+    integrity_errors: tuple[type[Exception], ...] = ()
 
     def __init__(self) -> None:
         self._local = threading.local()

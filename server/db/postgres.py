@@ -14,8 +14,11 @@ class PostgresDatabase(Database):
         "blob": "BYTEA", "float": "DOUBLE PRECISION", "text_key": 'TEXT COLLATE "C"'}
 
     def __init__(self, dsn: str) -> None:
+        import psycopg
+
         super().__init__()
         self.dsn = dsn
+        self.integrity_errors = (psycopg.IntegrityError,)
 
     def connect(self) -> Any:
         import psycopg

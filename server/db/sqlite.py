@@ -22,6 +22,7 @@ class SQLiteDatabase(Database):
         # process's writers on a lock instead (other processes, like
         # `flowbox keys create`, still meet SQLite's busy timeout).
         self.write_lock = threading.Lock()
+        self.integrity_errors = (sqlite3.IntegrityError,)
 
     def connect(self) -> Any:
         conn = sqlite3.connect(self.path, timeout=30, check_same_thread=True)
