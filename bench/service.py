@@ -167,11 +167,10 @@ async def scenario(server: Server, workflows: int, events: int, concurrency: int
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=server.url, headers=headers, limits=limits,
                                  timeout=60) as client:
-        ids = []
         for n in range(workflows):
-            r = await client.post("/v1/accounts/bench/workflows", json={
+            (await client.post("/v1/accounts/bench/workflows", json={
                 "name": f"trivial {n}", "code": TRIVIAL, "events": ["user.updated"]})
-            ids.append(r.json()["data"]["workflow"]["id"])
+             ).raise_for_status()
         floor = events / await _blast(server, events, concurrency, "GET", "/health")
         start = time.perf_counter()
         took = await _blast(server, events, concurrency, "POST", "/v1/accounts/bench/events",
@@ -185,22 +184,15 @@ async def scenario(server: Server, workflows: int, events: int, concurrency: int
                               json={"type": "user.updated", "data": {"n": i}})
             await asyncio.sleep(0.02)
         await _wait_done(client, (events + paced) * workflows)
+        runs = await _runs(client)
         latencies = [(_iso(r["finished_at"]) - _iso(r["created_at"])) * 1000
-                     for r in await _runs(client) if r["id"] not in before]
-        for wf in ids:
-            await client.patch(f"/v1/accounts/bench/workflows/{wf}", json={"enabled": False})
-    errored = [r for r in await _runs_sync(server) if r["status"] != "complete"]
+                     for r in runs if r["id"] not in before]
+    errored = [r for r in runs if r["status"] != "complete"]
     if errored:
         raise RuntimeError(f"{len(errored)} runs did not complete: {errored[0]}")
     return {"events_per_s": events / took, "http_floor_per_s": floor,
             "runs_per_s": runs_per_s, "event_to_done_p50_ms": statistics.median(latencies),
             "event_to_done_p99_ms": _pct(latencies, 0.99)}
-
-
-async def _runs_sync(server: Server) -> list[dict[str, Any]]:
-    async with httpx.AsyncClient(base_url=server.url, timeout=60, headers={
-            "Authorization": f"Bearer {server.key}"}) as client:
-        return await _runs(client)
 
 
 def main() -> int:

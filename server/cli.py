@@ -34,7 +34,7 @@ from sandbox import CompileError, Engine, LimitExceeded, Limits, RunResult, Sand
 
 from . import localdata
 from .accounts import Accounts, InvalidInput, parse_scopes
-from .config import Config, ConfigError, env_name, from_env
+from .config import Config, ConfigError, converter, env_name, from_env
 from .db import open_database
 
 EXIT_OK, EXIT_USER, EXIT_LIMIT = 0, 1, 2
@@ -73,11 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the HTTP service (settings also from "
                                          "FLOWBOX_* environment variables)")
     for field in dataclasses.fields(Config):
-        kind = str(field.type)
         serve.add_argument("--" + field.name.replace("_", "-"), dest=field.name, default=None,
-                           type=int if kind.startswith("int") else
-                           float if kind.startswith("float") else
-                           Path if kind == "Path" else str,
+                           type=converter(field),
                            help=f"(${env_name(field.name)}; default {field.default})")
     return parser
 

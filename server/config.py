@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,23 +59,28 @@ def from_env(environ: Mapping[str, str] | None = None, **overrides: Any) -> Conf
     for field in dataclasses.fields(Config):
         raw = environ.get(env_name(field.name))
         if raw is not None and raw != "":
-            values[field.name] = _convert(field.name, field.type, raw)
+            values[field.name] = _convert(field, raw)
     values.update({k: v for k, v in overrides.items() if v is not None})
     config = Config(**values)
     _check(config)
     return config
 
 
-def _convert(name: str, kind: Any, raw: str) -> Any:
-    kind = str(kind)
+def converter(field: dataclasses.Field[Any]) -> Callable[[str], Any]:
+    """How a setting's text (a variable or a flag) becomes its value."""
+    kind = str(field.type)  # annotations are strings here
+    if kind.startswith("int"):
+        return int
+    if kind.startswith("float"):
+        return float
+    return Path if kind == "Path" else str
+
+
+def _convert(field: dataclasses.Field[Any], raw: str) -> Any:
     try:
-        if kind.startswith("int"):
-            return int(raw)
-        if kind.startswith("float"):
-            return float(raw)
+        return converter(field)(raw)
     except ValueError:
-        raise ConfigError(f"{env_name(name)} must be a number, got {raw!r}") from None
-    return Path(raw) if kind == "Path" else raw
+        raise ConfigError(f"{env_name(field.name)} must be a number, got {raw!r}") from None
 
 
 def _check(config: Config) -> None:

@@ -15,6 +15,7 @@ from sandbox import Artifact, CompileError, Engine
 
 from .db import Database
 from .errors import InvalidRequest
+from .inputs import unknown_fields
 
 MAX_NAME_CHARS = 200
 MAX_CODE_BYTES = 1024 * 1024
@@ -55,9 +56,7 @@ def check_fields(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     """The registration fields of a create (all required but roomId) or an
     update (any subset), checked; keys as in the request."""
     allowed = CREATE_FIELDS if creating else UPDATE_FIELDS
-    for name in body:
-        if name not in allowed:
-            raise InvalidRequest(f"unknown field {name!r}; allowed: {', '.join(allowed)}", name)
+    unknown_fields(body, allowed)
     if creating:
         for name in ("name", "code", "events"):
             if name not in body:
@@ -164,11 +163,10 @@ class WorkflowStore:
             (account, at, at, ident, limit + 1))
         return [_workflow(r) for r in rows[:limit]], len(rows) > limit
 
-    def update(self, account: str, workflow_id: str, fields: dict[str, Any],
+    def update(self, current: Workflow, fields: dict[str, Any],
                artifact: Artifact | None) -> Workflow | None:
-        current = self.get(account, workflow_id)
-        if current is None:
-            return None
+        """Applies checked `fields` (and a new artifact) to a workflow read
+        before; the workflow as stored afterwards, None when it is gone."""
         columns = {"name": "name", "code": "code", "events": "events", "roomId": "room_id",
                    "enabled": "enabled"}
         sets: list[str] = ["updated_at = ?"]
@@ -181,8 +179,8 @@ class WorkflowStore:
             sets.append("artifact = ?")
             params.append(artifact.to_bytes())
         self.db.execute(f"UPDATE workflows SET {', '.join(sets)} WHERE account = ? AND id = ?",
-                        (*params, account, workflow_id))
-        return self.get(account, workflow_id)
+                        (*params, current.account, current.id))
+        return self.get(current.account, current.id)
 
     def delete(self, account: str, workflow_id: str) -> bool:
         with self.db.transaction() as cur:

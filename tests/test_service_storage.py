@@ -41,7 +41,7 @@ def test_workflows_match_by_type_room_and_enabled(db: Any, engine: Engine) -> No
     anywhere = _workflow(store, engine, "a", ["participant.joined"])
     in_r1 = _workflow(store, engine, "a", ["participant.joined", "user.created"], "r1")
     off = _workflow(store, engine, "a", ["participant.joined"])
-    store.update("a", off.id, {"enabled": False}, None)
+    store.update(off, {"enabled": False}, None)
     _workflow(store, engine, "b", ["participant.joined"])
     assert [w.id for w in store.matching("a", "participant.joined", "r1")] == [anywhere.id,
                                                                               in_r1.id]

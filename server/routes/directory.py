@@ -12,15 +12,15 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bindings import Room, User, iso_time
-from bindings.room import room_dict, user_dict
+from bindings.room import MAX_ID_CHARS, room_dict, user_dict
 
 from ..envelope import ok
 from ..errors import InvalidRequest, NotFound
+from ..inputs import unknown_fields
 from ..service import Service
 from . import call, json_body
 
 BASE = "/v1/accounts/{accountId}"
-MAX_ID_CHARS = 256
 
 
 def check_id(value: str, field: str) -> str:
@@ -31,15 +31,28 @@ def check_id(value: str, field: str) -> str:
 
 def check_record(body: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
     """A room's or user's writable fields: strings (or null) and a metadata object."""
+    unknown_fields(body, fields)
     for name, value in body.items():
-        if name not in fields:
-            raise InvalidRequest(f"unknown field {name!r}; allowed: {', '.join(fields)}", name)
         if name == "metadata":
             if not isinstance(value, dict):
                 raise InvalidRequest("metadata must be an object", name)
         elif value is not None and not isinstance(value, str):
             raise InvalidRequest(f"{name} must be a string or null", name)
     return body
+
+
+def _room(service: Service, account: str, room_id: str) -> Room:
+    room = service.directory.get_room(account, room_id)
+    if room is None:
+        raise NotFound(f"no room {room_id!r} in this account", "roomId")
+    return room
+
+
+def _user(service: Service, account: str, user_id: str) -> User:
+    user = service.directory.get_user(account, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id!r} in this account", "userId")
+    return user
 
 
 def _room_wire(service: Service, account: str, room: Room) -> dict[str, Any]:
@@ -65,10 +78,7 @@ async def put_room(request: Request) -> Response:
 
 async def get_room(request: Request) -> Response:
     def work(service: Service, account: str, _: None) -> Response:
-        room_id = request.path_params["roomId"]
-        room = service.directory.get_room(account, room_id)
-        if room is None:
-            raise NotFound(f"no room {room_id!r} in this account", "roomId")
+        room = _room(service, account, request.path_params["roomId"])
         return ok("Room", {"room": _room_wire(service, account, room)})
 
     return await call(request, "read", work)
@@ -76,11 +86,9 @@ async def get_room(request: Request) -> Response:
 
 async def delete_room(request: Request) -> Response:
     def work(service: Service, account: str, _: None) -> Response:
-        room_id = request.path_params["roomId"]
-        if service.directory.get_room(account, room_id) is None:
-            raise NotFound(f"no room {room_id!r} in this account", "roomId")
-        service.directory.delete_room(account, room_id)
-        return ok("Room deleted", {"room": {"id": room_id}})
+        room = _room(service, account, request.path_params["roomId"])
+        service.directory.delete_room(account, room.id)
+        return ok("Room deleted", {"room": {"id": room.id}})
 
     return await call(request, "write", work, rate="write")
 
@@ -102,10 +110,7 @@ async def put_user(request: Request) -> Response:
 
 async def get_user(request: Request) -> Response:
     def work(service: Service, account: str, _: None) -> Response:
-        user_id = request.path_params["userId"]
-        user = service.directory.get_user(account, user_id)
-        if user is None:
-            raise NotFound(f"no user {user_id!r} in this account", "userId")
+        user = _user(service, account, request.path_params["userId"])
         return ok("User", {"user": user_dict(user)})
 
     return await call(request, "read", work)
@@ -113,11 +118,9 @@ async def get_user(request: Request) -> Response:
 
 async def delete_user(request: Request) -> Response:
     def work(service: Service, account: str, _: None) -> Response:
-        user_id = request.path_params["userId"]
-        if service.directory.get_user(account, user_id) is None:
-            raise NotFound(f"no user {user_id!r} in this account", "userId")
-        service.directory.delete_user(account, user_id)
-        return ok("User deleted", {"user": {"id": user_id}})
+        user = _user(service, account, request.path_params["userId"])
+        service.directory.delete_user(account, user.id)
+        return ok("User deleted", {"user": {"id": user.id}})
 
     return await call(request, "write", work, rate="write")
 

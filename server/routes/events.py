@@ -16,7 +16,7 @@ import bindings
 from ..envelope import ok
 from ..errors import InvalidRequest
 from ..events import check_idempotency_key, fingerprint
-from ..inputs import parse_json_object, read_body
+from ..inputs import parse_json_object, read_body, unknown_fields
 from ..service import Service
 from . import call, service_of
 
@@ -50,9 +50,7 @@ async def post(request: Request) -> Response:
 
 
 def _event(account: str, body: dict[str, Any]) -> dict[str, Any]:
-    for name in body:
-        if name not in EVENT_FIELDS:
-            raise InvalidRequest(f"unknown field {name!r}; allowed: type, data", name)
+    unknown_fields(body, EVENT_FIELDS)
     if "type" not in body:
         raise InvalidRequest("type is required", "type")
     try:

@@ -19,10 +19,14 @@ from . import call, json_body
 BASE = "/v1/accounts/{accountId}/workflows"
 
 
+def _missing(workflow_id: str) -> NotFound:
+    return NotFound(f"no workflow {workflow_id!r} in this account", "workflowId")
+
+
 def _existing(service: Service, account: str, workflow_id: str) -> Workflow:
     workflow = service.workflows.get(account, workflow_id)
     if workflow is None:
-        raise NotFound(f"no workflow {workflow_id!r} in this account", "workflowId")
+        raise _missing(workflow_id)
     return workflow
 
 
@@ -59,11 +63,12 @@ async def get(request: Request) -> Response:
 async def update(request: Request) -> Response:
     def work(service: Service, account: str, body: dict[str, Any]) -> Response:
         workflow_id = request.path_params["workflowId"]
-        _existing(service, account, workflow_id)
+        current = _existing(service, account, workflow_id)
         fields = check_fields(body, creating=False)
         artifact = compile_code(service.engine, fields["code"]) if "code" in fields else None
-        service.workflows.update(account, workflow_id, fields, artifact)
-        workflow = _existing(service, account, workflow_id)
+        workflow = service.workflows.update(current, fields, artifact)
+        if workflow is None:  # deleted meanwhile
+            raise _missing(workflow_id)
         return ok("Workflow updated", {"workflow": workflow.to_wire()})
 
     return await call(request, "write", work, rate="write", read=json_body)
@@ -73,8 +78,8 @@ async def delete(request: Request) -> Response:
     def work(service: Service, account: str, _: None) -> Response:
         workflow_id = request.path_params["workflowId"]
         workflow = _existing(service, account, workflow_id)
-        if not service.workflows.delete(account, workflow_id):
-            raise NotFound(f"no workflow {workflow_id!r} in this account", "workflowId")
+        if not service.workflows.delete(account, workflow_id):  # deleted meanwhile
+            raise _missing(workflow_id)
         return ok("Workflow deleted", {"workflow": workflow.to_wire()})
 
     return await call(request, "write", work, rate="write")
