@@ -28,7 +28,7 @@ from .store import StoreBinding
 _JS = Path(__file__).parent / "js"
 # The JavaScript that shapes raw host methods into each binding's API; the
 # engine registers them once (sandbox adapters).
-ADAPTERS = {name: (_JS / f"{name}.js").read_text() for name in ("store", "files")}
+ADAPTERS = {name: (_JS / f"{name}.js").read_text() for name in ("store", "files", "step")}
 
 __all__ = [
     "ADAPTERS", "EVENT_TYPES", "BackendUnavailable", "BindingError", "Bundle", "Env",

@@ -99,8 +99,10 @@ class Engine:
 
     def run(self, artifact: Artifact, event: Any = None, *,
             capabilities: Mapping[str, Capability] | None = None,
-            data: Mapping[str, Any] | None = None, limits: Limits | None = None) -> RunResult:
-        """Runs an artifact's entry point once, in a fresh instance. Never
+            data: Mapping[str, Any] | None = None, limits: Limits | None = None,
+            entry: str | None = None) -> RunResult:
+        """Runs an artifact's entry point once, in a fresh instance: its own,
+        or the export named `entry` (a workflow class chosen by name). Never
         raises for anything user code does: failures are in `result.error`."""
         from .execution import Execution
 
@@ -110,7 +112,7 @@ class Engine:
                 raise ValueError(f"capability {name!r} needs adapter {cap.adapter!r}, "
                                  "which this engine was not given")
         with Execution(self, limits or Limits(), capabilities or {}) as ex:
-            return ex.run(artifact, event, dict(data or {}))
+            return ex.run(artifact, event, dict(data or {}), entry)
 
     def close(self) -> None:
         """Stops the ticker. Runs in progress may no longer time out."""

@@ -123,11 +123,12 @@ class Execution:
         out = self._call(lambda: self._compile(src, len(source), name), limit_result=False)
         return protocol.parse_compile_output(out)
 
-    def run(self, artifact: Artifact, event: Any, data: dict[str, Any]) -> RunResult:
+    def run(self, artifact: Artifact, event: Any, data: dict[str, Any],
+            entry: str | None = None) -> RunResult:
         """Runs the artifact's entry point; never raises for user failures."""
         try:
             payload = json.dumps({
-                "export": artifact.export, "event": event, "data": data,
+                "export": entry or artifact.export, "event": event, "data": data,
                 "caps": {name: {"methods": list(cap.methods), "adapter": cap.adapter}
                          for name, cap in self.capabilities.items()},
             }, allow_nan=False).encode()

@@ -349,6 +349,14 @@ static JSValue call_entry(JSValueConst entry, JSValueConst event, JSValue bindin
     }
     JSValue step = JS_GetPropertyStr(ctx, bindings, "step");
     if (JS_IsUndefined(step)) step = fb_builtin_eval_script(ctx, "noop_step");
+    /* WorkflowEvent.timestamp is a Date; JSON brings it as milliseconds. */
+    JSValue ts = JS_IsObject(event) ? JS_GetPropertyStr(ctx, event, "timestamp") : JS_UNDEFINED;
+    if (JS_IsNumber(ts)) {
+        double ms;
+        JS_ToFloat64(ctx, &ms, ts);
+        JS_SetPropertyStr(ctx, event, "timestamp", JS_NewDate(ctx, ms));
+    }
+    JS_FreeValue(ctx, ts);
     JSValue exec_ctx = JS_NewObject(ctx);
     JSValueConst cargs[2] = {exec_ctx, bindings};
     JSValue inst = JS_CallConstructor(ctx, entry, 2, cargs);
@@ -425,7 +433,6 @@ uint64_t fb_run(const uint8_t *bc, uint32_t bc_len, const char *input_json, uint
     }
     JSValue export_name = JS_GetPropertyStr(ctx, input, "export");
     JSAtom atom = JS_ValueToAtom(ctx, export_name);
-    JS_FreeValue(ctx, export_name);
     JSValue entry = JS_GetProperty(ctx, ns, atom);
     JS_FreeAtom(ctx, atom);
     JS_FreeValue(ctx, ns);
@@ -437,10 +444,14 @@ uint64_t fb_run(const uint8_t *bc, uint32_t bc_len, const char *input_json, uint
         result = JS_EXCEPTION;
     } else if (!JS_IsFunction(ctx, entry)) {
         JS_FreeValue(ctx, bindings);
-        result = JS_ThrowTypeError(ctx, "the module has no runnable export");
+        const char *name = JS_ToCString(ctx, export_name);
+        result = JS_ThrowTypeError(ctx, "the module has no runnable export named \"%s\"",
+                                   name ? name : "?");
+        JS_FreeCString(ctx, name);
     } else {
         result = call_entry(entry, event, bindings);
     }
+    JS_FreeValue(ctx, export_name);
     JS_FreeValue(ctx, entry);
     JS_FreeValue(ctx, event);
     return finish(result);
