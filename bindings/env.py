@@ -66,14 +66,15 @@ class Env:
         if isinstance(error, UserError):
             error = UserError(self.redact_text(error.name), self.redact_text(error.reason),
                               self.redact_text(error.stack) if error.stack else None)
-        return dataclasses.replace(result, value=self._value(result.value), error=error,
+        return dataclasses.replace(result, value=self.redact_value(result.value), error=error,
                                    logs=logs)
 
-    def _value(self, value: Any) -> Any:
+    def redact_value(self, value: Any) -> Any:
+        """A JSON value with every secret value masked in its strings."""
         if isinstance(value, str):
             return self.redact_text(value)
         if isinstance(value, list):
-            return [self._value(v) for v in value]
+            return [self.redact_value(v) for v in value]
         if isinstance(value, dict):
-            return {self.redact_text(k): self._value(v) for k, v in value.items()}
+            return {self.redact_text(k): self.redact_value(v) for k, v in value.items()}
         return value

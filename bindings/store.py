@@ -30,12 +30,13 @@ class StoreBinding:
     methods = ("get", "list")
     adapter = "store"
 
-    def __init__(self, source: KVSource, account: str) -> None:
+    def __init__(self, source: KVSource, account: str, default_store: str = DEFAULT_STORE) -> None:
         self.source = source
         self.account = account
+        self.default_store = default_store  # a KV binding of a script names its namespace
 
     def call(self, method: str, args: list[Any]) -> Any:
-        store = DEFAULT_STORE if not args or args[0] is None else keys.store_name(args[0])
+        store = self.default_store if not args or args[0] is None else keys.store_name(args[0])
         if method == "get":
             return self.get(store, *args[1:4])
         return self.list(store, args[1] if len(args) > 1 else None)

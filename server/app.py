@@ -17,7 +17,17 @@ from . import openapi
 from .envelope import EXCEPTION_HANDLERS, failure
 from .errors import RateLimited
 from .ratelimit import Limiter
-from .routes import directory, events, files, runs, stores, workflows
+from .routes import (
+    cf_instances,
+    cf_scripts,
+    cf_workflows,
+    directory,
+    events,
+    files,
+    runs,
+    stores,
+    workflows,
+)
 from .service import Service
 
 
@@ -66,7 +76,8 @@ def create_app(service: Service) -> Starlette:
     app = Starlette(
         routes=[Route("/openapi.json", openapi_document), Route("/health", health),
                 *workflows.routes, *events.routes, *runs.routes, *directory.routes,
-                *stores.routes, *files.routes],
+                *stores.routes, *files.routes, *cf_scripts.routes, *cf_workflows.routes,
+                *cf_instances.routes],
         exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     app.state.service = service
     app.add_middleware(PerIPLimit, limiter=service.limiters.ip)

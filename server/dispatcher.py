@@ -1,11 +1,14 @@
-"""The dispatcher: queued runs to worker threads, fairly across accounts,
+"""The dispatcher: queued work to worker threads, fairly across accounts,
 with a bounded backlog.
 
-The database is the source of truth (runs.py); the in-memory FairQueue only
-orders the work this node knows about. A sweep puts lapsed leases back in
-the queue and picks up queued runs the node does not know (accepted by
-another node, or before a restart), so nothing accepted is left behind.
-Sandboxes run on plain threads: wasm runs without the GIL.
+Work comes from job sources (`Jobs`): runs of event-triggered workflows
+(executor.RunJobs) and activations of durable instances (durable/). Each
+item is an id whose prefix names its source ("run_…", "ins_…"). The
+database is the source of truth; the in-memory FairQueue only orders the
+work this node knows about. A sweep puts lapsed leases back in the queue
+and picks up queued work the node does not know (accepted by another node,
+or before a restart), so nothing accepted is left behind. Sandboxes run on
+plain threads: wasm runs without the GIL.
 """
 
 from __future__ import annotations
@@ -17,11 +20,11 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from .errors import Overloaded, RateLimited
-from .executor import Executor
-from .runs import RunStore
 
 log = logging.getLogger("flowbox.dispatcher")
 
@@ -64,22 +67,39 @@ class FairQueue:
         return self._size
 
 
+class Jobs(Protocol):
+    """A source of work items whose ids start with `prefix` + "_"."""
+
+    prefix: str
+
+    def recover(self, *, expired_before: float | None) -> int:
+        """Puts work a dead worker held back in the queue: all of it (None:
+        this single node restarted) or that whose lease lapsed before then."""
+        ...
+
+    def pending(self, limit: int) -> list[tuple[str, str]]:
+        """(item, account) of queued work, oldest first."""
+        ...
+
+    def execute(self, item: str, owner: str) -> None:
+        """Claims and runs one item, if it is still queued."""
+        ...
+
+
 @dataclass(frozen=True)
 class DispatchConfig:
     workers: int = 4
     max_queued: int = 10_000  # beyond it: 503
     max_queued_per_account: int = 2_000  # beyond it: 429
-    lease: float = 90.0  # longer than any run may take
     sweep_interval: float = 5.0
     single_node: bool = True  # no other node can hold a lease (SQLite)
 
 
 class Dispatcher:
-    """Worker threads executing queued runs."""
+    """Worker threads executing queued work."""
 
-    def __init__(self, runs: RunStore, executor: Executor, config: DispatchConfig) -> None:
-        self.runs = runs
-        self.executor = executor
+    def __init__(self, jobs: Sequence[Jobs], config: DispatchConfig) -> None:
+        self.jobs = {source.prefix: source for source in jobs}
         self.config = config
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._queue = FairQueue()
@@ -91,12 +111,11 @@ class Dispatcher:
 
     def start(self) -> None:
         """Recovers work left by a previous process, then starts the workers."""
-        if self.config.single_node:
-            requeued = self.runs.requeue()
-        else:
-            requeued = self.runs.requeue(expired_before=time.time())
-        if requeued:
-            log.warning("requeued %d runs interrupted by a crash", requeued)
+        expired_before = None if self.config.single_node else time.time()
+        for source in self.jobs.values():
+            if requeued := source.recover(expired_before=expired_before):
+                log.warning("requeued %d %s items interrupted by a crash", requeued,
+                            source.prefix)
         self._pick_up()
         for n in range(self.config.workers):
             thread = threading.Thread(target=self._work, name=f"flowbox-worker-{n}", daemon=True)
@@ -128,12 +147,12 @@ class Dispatcher:
                                                               - self.config.max_queued_per_account))
 
     def submit(self, items: list[tuple[str, str]]) -> None:
-        """Queues (run id, account) pairs already stored as queued."""
+        """Queues (item, account) pairs already stored as queued."""
         with self._cond:
-            for run_id, account in items:
-                if run_id not in self._known:
-                    self._known.add(run_id)
-                    self._queue.push(account, run_id)
+            for item, account in items:
+                if item not in self._known:
+                    self._known.add(item)
+                    self._queue.push(account, item)
             self._cond.notify(len(items))
 
     def backlog(self) -> int:
@@ -153,39 +172,34 @@ class Dispatcher:
         return None
 
     def _work(self) -> None:
-        while (item := self._next()) is not None:
-            _account, run_id = item
+        while (next_item := self._next()) is not None:
+            _account, item = next_item
             started = time.monotonic()
             try:
-                self._execute(run_id)
+                self._execute(item)
             except Exception:
                 # The database failed: the lease lapses and the sweep requeues the run.
-                log.exception("run %s could not be executed", run_id)
+                log.exception("%s could not be executed", item)
             finally:
                 with self._cond:
-                    self._known.discard(run_id)
+                    self._known.discard(item)
                 elapsed = time.monotonic() - started
                 self._seconds_per_run += (elapsed - self._seconds_per_run) * 0.05
 
-    def _execute(self, run_id: str) -> None:
-        claim = self.runs.claim(run_id, self.owner, self.config.lease)
-        if claim is None:
-            return
-        outcome = self.executor.execute(claim)
-        if not self.runs.finish(run_id, self.owner, outcome.status, outcome.output,
-                                outcome.error, outcome.logs):
-            log.warning("run %s finished after its lease was lost; its outcome is dropped",
-                        run_id)
+    def _execute(self, item: str) -> None:
+        self.jobs[item.split("_", 1)[0]].execute(item, self.owner)
 
     def _sweep(self) -> None:
         while not self._stopping.wait(self.config.sweep_interval):
             try:
-                self.runs.requeue(expired_before=time.time())
+                for source in self.jobs.values():
+                    source.recover(expired_before=time.time())
                 self._pick_up()
             except Exception:
                 log.exception("sweep failed")
 
     def _pick_up(self) -> None:
-        room = self.config.max_queued - self.backlog()
-        if room > 0:
-            self.submit(self.runs.queued(room))
+        for source in self.jobs.values():
+            room = self.config.max_queued - self.backlog()
+            if room > 0:
+                self.submit(source.pending(room))

@@ -9,6 +9,7 @@ envelope, in one place, for every route.
     ├── NotFound             404 not_found
     ├── MethodNotAllowed     405 method_not_allowed
     ├── Conflict             409 conflict
+    │   └── InvalidTransition 409 invalid_transition (an instance's status)
     ├── PayloadTooLarge      413 payload_too_large
     ├── RateLimited          429 rate_limited      (Retry-After)
     ├── StorageFailed        502 storage_error
@@ -28,6 +29,11 @@ class ApiError(Exception):
     status: ClassVar[int] = 500
     code: ClassVar[str] = "internal_error"
     title: ClassVar[str] = "Internal error"
+
+    @property
+    def cf_code(self) -> int:
+        """The numeric code of Cloudflare's error shape (/client/v4)."""
+        return 10000 + self.status
 
     def __init__(self, message: str, field: str | None = None, *, code: str | None = None,
                  **extra: Any) -> None:
@@ -85,6 +91,10 @@ class Conflict(ApiError):
     status = 409
     code = "conflict"
     title = "Conflict"
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
 
 
 class PayloadTooLarge(ApiError):

@@ -13,7 +13,7 @@ from typing import Any
 import bindings
 from sandbox import Artifact, ArtifactError, Engine, Limits
 
-from .runs import Claim
+from .runs import Claim, RunStore
 from .workflows import WorkflowStore, compile_code
 
 log = logging.getLogger("flowbox.executor")
@@ -91,3 +91,30 @@ class Executor:
             while len(self._cache) > CACHED_ARTIFACTS:
                 self._cache.popitem(last=False)
         return loaded
+
+
+class RunJobs:
+    """Runs of event-triggered workflows, as the dispatcher's job source."""
+
+    prefix = "run"
+
+    def __init__(self, runs: RunStore, executor: Executor, lease: float) -> None:
+        self.runs = runs
+        self.executor = executor
+        self.lease = lease
+
+    def recover(self, *, expired_before: float | None) -> int:
+        return self.runs.requeue(expired_before=expired_before)
+
+    def pending(self, limit: int) -> list[tuple[str, str]]:
+        return self.runs.queued(limit)
+
+    def execute(self, item: str, owner: str) -> None:
+        claim = self.runs.claim(item, owner, self.lease)
+        if claim is None:
+            return
+        outcome = self.executor.execute(claim)
+        if not self.runs.finish(item, owner, outcome.status, outcome.output, outcome.error,
+                                outcome.logs):
+            log.warning("run %s finished after its lease was lost; its outcome is dropped",
+                        item)

@@ -43,8 +43,17 @@ async def read_json(request: Request, limit: int) -> dict[str, Any]:
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
+    doc = parse_json(body, "a JSON object")
+    if not isinstance(doc, dict):
+        raise InvalidRequest(f"request body must be a JSON object, not {_kind(doc)}",
+                             code="invalid_json")
+    return doc
+
+
+def parse_json(body: bytes, expected: str = "JSON") -> Any:
+    """Any JSON document; an empty, non-UTF-8 or malformed body is a 400."""
     if not body.strip():
-        raise InvalidRequest("request body is empty; expected a JSON object", code="invalid_json")
+        raise InvalidRequest(f"request body is empty; expected {expected}", code="invalid_json")
     try:
         doc = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
@@ -52,9 +61,6 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise InvalidRequest(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
                              code="invalid_json") from None
-    if not isinstance(doc, dict):
-        raise InvalidRequest(f"request body must be a JSON object, not {_kind(doc)}",
-                             code="invalid_json")
     return doc
 
 

@@ -14,8 +14,12 @@ from .accounts import Accounts
 from .config import Config
 from .db import Database, SqlDirectory, SQLiteDatabase, SqlKV, open_database
 from .dispatcher import DispatchConfig, Dispatcher
+from .durable.activator import Activator
+from .durable.definitions import Definitions
+from .durable.instances import InstanceStore
+from .durable.scheduler import DurableJobs
 from .events import EventLog
-from .executor import Executor
+from .executor import Executor, RunJobs
 from .ratelimit import Limiter
 from .runs import RunStore
 from .workflows import WorkflowStore
@@ -57,18 +61,27 @@ class Service:
                              memory=config.run_memory_mb * 1024 * 1024)
         self.files_limits = bindings.FilesLimits(max_object_bytes=config.max_file_bytes)
         sources = bindings.Sources(kv=self.kv, directory=self.directory, objects=self.objects)
+        lease = config.run_timeout + 60.0
         executor = Executor(self.engine, self.workflows, sources, self.limits, self.files_limits)
-        self.dispatcher = Dispatcher(self.runs, executor, DispatchConfig(
+        self.definitions = Definitions(self.db)
+        self.instances = InstanceStore(self.db)
+        self.durable = DurableJobs(
+            Activator(self.engine, self.definitions, self.instances, sources, self.limits,
+                      lease=lease, files_limits=self.files_limits),
+            self.instances, self.definitions)
+        self.dispatcher = Dispatcher([RunJobs(self.runs, executor, lease), self.durable],
+                                     DispatchConfig(
             workers=config.workers, max_queued=config.max_queued,
             max_queued_per_account=config.max_queued_per_account,
-            lease=config.run_timeout + 60.0,
             single_node=isinstance(self.db, SQLiteDatabase)))
         self.limiters = Limiters(ip=Limiter(config.rate_global), write=Limiter(config.rate_write),
                                  events=Limiter(config.rate_events))
 
     def start(self) -> None:
         self.dispatcher.start()
+        self.durable.start(self.dispatcher.submit)
 
     def close(self) -> None:
+        self.durable.stop()
         self.dispatcher.stop()
         self.engine.close()

@@ -111,19 +111,21 @@ def _enabled(value: Any) -> bool:
     return value
 
 
-def compile_code(engine: Engine, code: str) -> Artifact:
-    """Compiles registered code (TypeScript or JavaScript: types are
-    stripped either way). A compile error is a 400 naming line and column."""
+def compile_code(engine: Engine, code: str, filename: str = "workflow.ts", *,
+                 field: str = "code", classes: bool = False) -> Artifact:
+    """Compiles registered code (TypeScript or JavaScript by `filename`;
+    types are stripped either way). A compile error is a 400 naming line
+    and column. Only Worker scripts (`classes`) may hold workflow classes."""
     try:
-        artifact = engine.compile(code, "workflow.ts")
+        artifact = engine.compile(code, filename)
     except CompileError as exc:
         raise InvalidRequest(f"code does not compile: {exc.reason} at line {exc.line}, "
-                             f"column {exc.column}", "code", code="compile_error",
+                             f"column {exc.column}", field, code="compile_error",
                              line=exc.line, column=exc.column) from None
-    if artifact.kind != "function":
+    if artifact.kind != "function" and not classes:
         raise InvalidRequest("code must `export default` an async function (event, bindings); "
                              "WorkflowEntrypoint classes are not supported on this route",
-                             "code", code="compile_error", line=None, column=None)
+                             field, code="compile_error", line=None, column=None)
     return artifact
 
 

@@ -53,4 +53,36 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX runs_by_account ON runs (account, created_at, id)",
         "CREATE INDEX runs_by_status ON runs (status, created_at)",
     ],
+    # 4: durable workflows (Cloudflare's API): Worker scripts, named
+    # workflows, their instances, each instance's step journal and the
+    # events sent to it
+    [
+        """CREATE TABLE scripts (
+            account TEXT NOT NULL, name TEXT NOT NULL, main_module TEXT NOT NULL,
+            code TEXT NOT NULL, artifact {blob} NOT NULL, env TEXT NOT NULL,
+            created_at {float} NOT NULL, updated_at {float} NOT NULL,
+            PRIMARY KEY (account, name))""",
+        """CREATE TABLE durable_workflows (
+            id TEXT PRIMARY KEY, account TEXT NOT NULL, name TEXT NOT NULL,
+            script_name TEXT NOT NULL, class_name TEXT NOT NULL, version_id TEXT NOT NULL,
+            settings TEXT NOT NULL, created_at {float} NOT NULL, modified_at {float} NOT NULL,
+            triggered_on {float}, UNIQUE (account, name))""",
+        """CREATE TABLE instances (
+            id TEXT PRIMARY KEY, account TEXT NOT NULL, workflow_id TEXT NOT NULL,
+            name TEXT NOT NULL, status TEXT NOT NULL, params TEXT NOT NULL,
+            trigger TEXT NOT NULL, version_id TEXT NOT NULL, created_at {float} NOT NULL,
+            started_at {float}, ended_at {float}, modified_at {float} NOT NULL,
+            wake_at {float}, owner TEXT, lease_expires {float}, output TEXT, error TEXT,
+            activations INTEGER NOT NULL, success_retention {float}, error_retention {float},
+            expires_at {float}, UNIQUE (workflow_id, name))""",
+        "CREATE INDEX instances_due ON instances (status, wake_at)",
+        "CREATE INDEX instances_by_workflow ON instances (workflow_id, created_at, id)",
+        "CREATE INDEX instances_expiring ON instances (expires_at)",
+        """CREATE TABLE instance_steps (
+            instance TEXT NOT NULL, key TEXT NOT NULL, seq INTEGER NOT NULL,
+            record TEXT NOT NULL, PRIMARY KEY (instance, key))""",
+        """CREATE TABLE instance_events (
+            instance TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL,
+            payload TEXT NOT NULL, created_at {float} NOT NULL, PRIMARY KEY (instance, seq))""",
+    ],
 ]

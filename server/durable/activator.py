@@ -1,0 +1,107 @@
+"""One activation of a durable instance: claim it, load its journal, run
+the workflow class from the top in a fresh sandbox with the `step`
+binding, and record how it ended (complete, errored, or waiting with its
+wake-up time). Runs on a dispatcher worker thread; never raises for
+anything user code does."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import bindings
+from bindings.step import Activation, StepBinding, activation_outcome
+from sandbox import Artifact, ArtifactError, Engine, Limits
+
+from .definitions import Definitions, DurableWorkflow, Script
+from .instances import Claim, InstanceStore
+from .journal import SqlJournal
+
+log = logging.getLogger("flowbox.durable")
+CACHED = 256
+
+
+@dataclass(frozen=True)
+class Ended:
+    """What an activation left: the claim and its outcome (None when the
+    instance was not ready), and whether the outcome was recorded."""
+
+    claim: Claim | None
+    outcome: Activation | None = None
+    recorded: bool = False
+
+
+class Activator:
+    """Runs activations of instances."""
+
+    def __init__(self, engine: Engine, definitions: Definitions, instances: InstanceStore,
+                 sources: bindings.Sources, limits: Limits, *, lease: float,
+                 files_limits: bindings.FilesLimits | None = None) -> None:
+        self.engine = engine
+        self.definitions = definitions
+        self.instances = instances
+        self.sources = sources
+        self.limits = limits
+        self.lease = lease
+        self.files_limits = files_limits
+        self._artifacts: OrderedDict[tuple[str, str, float], Artifact] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def activate(self, instance_id: str, workflow: DurableWorkflow | None, node: str) -> Ended:
+        """One activation of `instance_id` (of `workflow`, whose concurrency
+        limit applies) by worker `node`, if the instance is ready."""
+        concurrency = workflow.settings.concurrency if workflow else None
+        claim = self.instances.claim(instance_id, node, self.lease, concurrency)
+        if claim is None:
+            return Ended(None)
+        script = (self.definitions.script(claim.instance.account, workflow.script_name)
+                  if workflow is not None else None)
+        if workflow is None or script is None:
+            outcome = Activation("errored", error={
+                "name": "Error", "message": "the workflow or its script was deleted"})
+        else:
+            outcome = self._run(claim, workflow, script)
+        return Ended(claim, outcome, self.instances.finish(claim, outcome))
+
+    def _run(self, claim: Claim, workflow: DurableWorkflow, script: Script) -> Activation:
+        instance = claim.instance
+        journal = SqlJournal(self.instances.db, instance.id, claim.owner)
+        step = StepBinding(journal, journal.load(), max_steps=workflow.settings.max_steps)
+        event = {"payload": instance.params, "timestamp": instance.created_at * 1000,
+                 "instanceId": instance.name}
+        bundle = bindings.build(self.sources, account=instance.account, event=event,
+                                env=script.env.env(), files_limits=self.files_limits,
+                                timeout=self.limits.timeout)
+        capabilities = dict(bundle.capabilities)
+        capabilities["step"] = step
+        for binding, namespace in script.env.stores.items():
+            capabilities[binding] = bindings.StoreBinding(self.sources.kv, instance.account,
+                                                          namespace)
+        for binding in script.env.buckets:
+            capabilities[binding] = bindings.FilesBinding(
+                self.sources.objects, instance.account, limits=self.files_limits)
+        result = bundle.finish(self.engine.run(
+            self._artifact(script), event, capabilities=capabilities, data=bundle.data,
+            limits=self.limits, entry=workflow.class_name))
+        return activation_outcome(result, step)
+
+    def _artifact(self, script: Script) -> Artifact:
+        key = (script.account, script.name, script.updated_at)
+        with self._lock:
+            cached = self._artifacts.get(key)
+            if cached is not None:
+                self._artifacts.move_to_end(key)
+                return cached
+        try:
+            artifact = Artifact.from_bytes(script.artifact)
+            artifact.verify(self.engine)
+        except ArtifactError as exc:
+            log.info("recompiling script %s/%s: %s", script.account, script.name, exc)
+            artifact = self.engine.compile(script.code, script.main_module)
+        with self._lock:
+            self._artifacts[key] = artifact
+            while len(self._artifacts) > CACHED:
+                self._artifacts.popitem(last=False)
+        return artifact

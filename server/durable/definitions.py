@@ -1,0 +1,210 @@
+"""What durable instances run: Worker scripts (compiled code and the env
+their bindings give) and named workflows (a script's class plus settings),
+as Cloudflare's API shapes them."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import bindings
+from sandbox import Artifact
+
+from ..db import Database
+
+MAX_WORKFLOW_NAME = 64
+DEFAULT_MAX_STEPS = 10_000
+
+
+@dataclass(frozen=True)
+class ScriptEnv:
+    """A script's bindings: plain_text vars, secret_text secrets,
+    kv_namespace stores and r2_bucket buckets, by binding name."""
+
+    vars: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    stores: dict[str, str] = field(default_factory=dict)
+    buckets: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps({"vars": self.vars, "secrets": self.secrets, "stores": self.stores,
+                           "buckets": self.buckets})
+
+    @classmethod
+    def from_json(cls, text: str) -> ScriptEnv:
+        d = json.loads(text)
+        return cls(d["vars"], d["secrets"], d["stores"], d["buckets"])
+
+    def env(self) -> bindings.Env:
+        return bindings.Env(vars=self.vars, secrets=self.secrets)
+
+
+@dataclass(frozen=True)
+class Script:
+    account: str
+    name: str
+    main_module: str
+    code: str
+    artifact: bytes
+    env: ScriptEnv
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A workflow's settings from `PUT …/workflows/{name}`."""
+
+    concurrency: int | None = None
+    max_steps: int = DEFAULT_MAX_STEPS
+    success_retention: float | None = None  # seconds
+    error_retention: float | None = None
+    schedules: tuple[str, ...] = ()
+
+    def to_json(self) -> str:
+        return json.dumps({"concurrency": self.concurrency, "max_steps": self.max_steps,
+                           "success_retention": self.success_retention,
+                           "error_retention": self.error_retention,
+                           "schedules": list(self.schedules)})
+
+    @classmethod
+    def from_json(cls, text: str) -> Settings:
+        d = json.loads(text)
+        return cls(d["concurrency"], d["max_steps"], d["success_retention"],
+                   d["error_retention"], tuple(d["schedules"]))
+
+
+@dataclass(frozen=True)
+class DurableWorkflow:
+    id: str
+    account: str
+    name: str
+    script_name: str
+    class_name: str
+    version_id: str
+    settings: Settings
+    created_at: float
+    modified_at: float
+    triggered_on: float | None
+
+
+_SCRIPT = "account, name, main_module, code, artifact, env, created_at, updated_at"
+_WORKFLOW = ("id, account, name, script_name, class_name, version_id, settings, created_at, "
+             "modified_at, triggered_on")
+
+
+class Definitions:
+    """Scripts and durable workflows of every account."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- scripts ---------------------------------------------------------------------
+
+    def put_script(self, account: str, name: str, main_module: str, code: str,
+                   artifact: Artifact, env: ScriptEnv) -> tuple[Script, bool]:
+        """Creates or replaces a script; True when it was created. The
+        workflows bound to it get a new version."""
+        now = time.time()
+        with self.db.transaction() as cur:
+            cur.execute(self.db.sql(
+                "SELECT created_at FROM scripts WHERE account = ? AND name = ?"), (account, name))
+            row = cur.fetchone()
+            created_at = float(row[0]) if row else now
+            if row:
+                cur.execute(self.db.sql("DELETE FROM scripts WHERE account = ? AND name = ?"),
+                            (account, name))
+            cur.execute(self.db.sql(f"INSERT INTO scripts ({_SCRIPT}) "
+                                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+                        (account, name, main_module, code, artifact.to_bytes(), env.to_json(),
+                         created_at, now))
+            cur.execute(self.db.sql("UPDATE durable_workflows SET version_id = ?, modified_at = ? "
+                                    "WHERE account = ? AND script_name = ?"),
+                        (str(uuid.uuid4()), now, account, name))
+        return Script(account, name, main_module, code, artifact.to_bytes(), env, created_at,
+                      now), row is None
+
+    def script(self, account: str, name: str) -> Script | None:
+        row = self.db.fetchone(f"SELECT {_SCRIPT} FROM scripts WHERE account = ? AND name = ?",
+                               (account, name))
+        if row is None:
+            return None
+        return Script(row[0], row[1], row[2], row[3], bytes(row[4]), ScriptEnv.from_json(row[5]),
+                      float(row[6]), float(row[7]))
+
+    def delete_script(self, account: str, name: str) -> bool:
+        with self.db.transaction() as cur:
+            cur.execute(self.db.sql("DELETE FROM scripts WHERE account = ? AND name = ?"),
+                        (account, name))
+            return bool(cur.rowcount)
+
+    # -- workflows -------------------------------------------------------------------
+
+    def put_workflow(self, account: str, name: str, script_name: str, class_name: str,
+                     settings: Settings) -> DurableWorkflow:
+        now = time.time()
+        version = str(uuid.uuid4())
+        with self.db.transaction() as cur:
+            cur.execute(self.db.sql(
+                "UPDATE durable_workflows SET script_name = ?, class_name = ?, version_id = ?, "
+                "settings = ?, modified_at = ? WHERE account = ? AND name = ?"),
+                (script_name, class_name, version, settings.to_json(), now, account, name))
+            if not cur.rowcount:
+                cur.execute(self.db.sql(
+                    f"INSERT INTO durable_workflows ({_WORKFLOW}) VALUES "
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                    (str(uuid.uuid4()), account, name, script_name, class_name, version,
+                     settings.to_json(), now, now, None))
+        found = self.workflow(account, name)
+        assert found is not None
+        return found
+
+    def workflow(self, account: str, name: str) -> DurableWorkflow | None:
+        row = self.db.fetchone(f"SELECT {_WORKFLOW} FROM durable_workflows "
+                               "WHERE account = ? AND name = ?", (account, name))
+        return _workflow(row) if row else None
+
+    def workflow_by_id(self, workflow_id: str) -> DurableWorkflow | None:
+        row = self.db.fetchone(f"SELECT {_WORKFLOW} FROM durable_workflows WHERE id = ?",
+                               (workflow_id,))
+        return _workflow(row) if row else None
+
+    def workflows(self, account: str, search: str | None, offset: int,
+                  limit: int) -> tuple[list[DurableWorkflow], int]:
+        where, params = "account = ?", [account]
+        if search:
+            where += " AND name LIKE ?"
+            params.append("%" + search.replace("%", "").replace("_", "") + "%")
+        total = int(self.db.fetchone(f"SELECT COUNT(*) FROM durable_workflows WHERE {where}",
+                                     params)[0])
+        rows = self.db.fetchall(f"SELECT {_WORKFLOW} FROM durable_workflows WHERE {where} "
+                                "ORDER BY name LIMIT ? OFFSET ?", (*params, limit, offset))
+        return [_workflow(r) for r in rows], total
+
+    def scheduled(self) -> list[DurableWorkflow]:
+        """Workflows with cron schedules, for the scheduler."""
+        rows = self.db.fetchall(f"SELECT {_WORKFLOW} FROM durable_workflows "
+                                "WHERE settings NOT LIKE '%\"schedules\": []%'")
+        return [_workflow(r) for r in rows]
+
+    def mark_triggered(self, workflow_id: str, when: float) -> None:
+        self.db.execute("UPDATE durable_workflows SET triggered_on = ? WHERE id = ?",
+                        (when, workflow_id))
+
+    def delete_workflow(self, account: str, name: str) -> DurableWorkflow | None:
+        found = self.workflow(account, name)
+        if found is not None:
+            self.db.execute("DELETE FROM durable_workflows WHERE id = ?", (found.id,))
+        return found
+
+
+def _workflow(row: Any) -> DurableWorkflow:
+    return DurableWorkflow(id=row[0], account=row[1], name=row[2], script_name=row[3],
+                           class_name=row[4], version_id=row[5],
+                           settings=Settings.from_json(row[6]), created_at=float(row[7]),
+                           modified_at=float(row[8]),
+                           triggered_on=float(row[9]) if row[9] is not None else None)
+

@@ -1,0 +1,319 @@
+"""Durable instances in the database: creation, the claim and finish of
+an activation (under a lease, fenced by an owner token), status actions,
+events sent to an instance, and what is due to run.
+
+The journal of each instance lives in `instance_steps` (journal.py writes
+it during an activation); events wait in `instance_events` until a
+`waitForEvent` takes them, oldest first.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bindings.journal import StepRecord
+from bindings.step import Activation
+
+from ..db import Database
+from ..errors import Conflict, InvalidTransition
+from .transitions import ACTIVE, FINISHED, after_action, after_activation
+
+_COLUMNS = ("id, account, workflow_id, name, status, params, trigger, version_id, created_at, "
+            "started_at, ended_at, modified_at, wake_at, output, error, activations, "
+            "success_retention, error_retention")
+DEFAULT_RETENTION = 30 * 86_400.0
+
+
+@dataclass(frozen=True)
+class Instance:
+    id: str  # internal key
+    account: str
+    workflow_id: str
+    name: str  # the instance id users see
+    status: str
+    params: Any
+    trigger: str
+    version_id: str
+    created_at: float
+    started_at: float | None
+    ended_at: float | None
+    modified_at: float
+    wake_at: float | None
+    output: Any
+    error: dict[str, Any] | None
+    activations: int
+    success_retention: float | None = None
+    error_retention: float | None = None
+
+
+@dataclass(frozen=True)
+class NewInstance:
+    name: str
+    params: Any
+    success_retention: float | None = None  # seconds
+    error_retention: float | None = None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """An activation's hold on an instance: `owner` fences its writes."""
+
+    instance: Instance
+    owner: str
+
+
+def new_instance_name() -> str:
+    return str(uuid.uuid4())
+
+
+class InstanceStore:
+    """Instances of durable workflows."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- the API side ------------------------------------------------------------
+
+    def create(self, account: str, workflow_id: str, version_id: str,
+               new: Sequence[NewInstance], trigger: str, *, skip_existing: bool) -> list[Instance]:
+        """Inserts queued instances; a name already in use is a Conflict, or
+        with `skip_existing` left out of the answer."""
+        now = time.time()
+        created = []
+        with self.db.transaction() as cur:
+            for item in new:
+                cur.execute(self.db.sql(
+                    "SELECT 1 FROM instances WHERE workflow_id = ? AND name = ?"),
+                    (workflow_id, item.name))
+                if cur.fetchone() is not None:
+                    if skip_existing:
+                        continue
+                    raise Conflict(f"an instance with id {item.name!r} already exists",
+                                   "instance_id")
+                row = (f"ins_{secrets.token_hex(10)}", account, workflow_id, item.name, "queued",
+                       json.dumps(item.params), trigger, version_id, now, None, None, now,
+                       None, None, None, 0, item.success_retention, item.error_retention)
+                cur.execute(self.db.sql(f"INSERT INTO instances ({_COLUMNS}) VALUES "
+                                        f"({', '.join('?' * len(row))})"), row)
+                created.append(_instance(row))
+        return created
+
+    def get(self, workflow_id: str, name: str) -> Instance | None:
+        row = self.db.fetchone(f"SELECT {_COLUMNS} FROM instances "
+                               "WHERE workflow_id = ? AND name = ?", (workflow_id, name))
+        return _instance(row) if row else None
+
+    def page(self, workflow_id: str, *, status: str | None, since: float | None,
+             until: float | None, after: tuple[float, str] | None, ascending: bool,
+             offset: int, limit: int) -> tuple[list[Instance], bool]:
+        clauses: list[str] = ["workflow_id = ?"]
+        params: list[Any] = [workflow_id]
+        for column, op, value in (("status", "=", status), ("created_at", ">=", since),
+                                  ("created_at", "<=", until)):
+            if value is not None:
+                clauses.append(f"{column} {op} ?")
+                params.append(value)
+        if after is not None:
+            op = ">" if ascending else "<"
+            clauses.append(f"(created_at {op} ? OR (created_at = ? AND id {op} ?))")
+            params += [after[0], after[0], after[1]]
+        order = "ASC" if ascending else "DESC"
+        rows = self.db.fetchall(
+            f"SELECT {_COLUMNS} FROM instances WHERE {' AND '.join(clauses)} "
+            f"ORDER BY created_at {order}, id {order} LIMIT ? OFFSET ?",
+            (*params, limit + 1, offset))
+        return [_instance(r) for r in rows[:limit]], len(rows) > limit
+
+    def steps(self, instance_id: str) -> list[StepRecord]:
+        rows = self.db.fetchall("SELECT record FROM instance_steps WHERE instance = ? "
+                                "ORDER BY seq", (instance_id,))
+        return [StepRecord.from_dict(json.loads(r[0])) for r in rows]
+
+    def count_by_status(self, workflow_id: str) -> dict[str, int]:
+        rows = self.db.fetchall("SELECT status, COUNT(*) FROM instances WHERE workflow_id = ? "
+                                "GROUP BY status", (workflow_id,))
+        return {r[0]: int(r[1]) for r in rows}
+
+    def act(self, instance: Instance, action: str, from_step: str | None = None) -> str:
+        """Applies pause, resume, terminate or restart; returns the new
+        status. Clearing the owner fences out a running activation."""
+        now = time.time()
+        with self.db.transaction() as cur:
+            cur.execute(self.db.sql("SELECT status FROM instances WHERE id = ?"), (instance.id,))
+            row = cur.fetchone()
+            if row is None:
+                raise InvalidTransition("the instance was deleted")
+            status = after_action(action, row[0])
+            sets = ["status = ?", "modified_at = ?"]
+            params: list[Any] = [status, now]
+            if action == "terminate":
+                sets += ["owner = NULL", "lease_expires = NULL", "ended_at = ?", "wake_at = NULL"]
+                params.append(now)
+            elif action == "restart":
+                sets += ["owner = NULL", "lease_expires = NULL", "ended_at = NULL",
+                         "started_at = NULL", "output = NULL", "error = NULL", "wake_at = NULL",
+                         "expires_at = NULL"]
+                self._cut_journal(cur, instance.id, from_step)
+            elif action == "resume" and status == "queued":
+                sets.append("wake_at = NULL")
+            cur.execute(self.db.sql(f"UPDATE instances SET {', '.join(sets)} WHERE id = ?"),
+                        (*params, instance.id))
+        return status
+
+    def _cut_journal(self, cur: Any, instance_id: str, from_step: str | None) -> None:
+        if from_step is None:
+            cur.execute(self.db.sql("DELETE FROM instance_steps WHERE instance = ?"),
+                        (instance_id,))
+            return
+        cur.execute(self.db.sql("SELECT seq FROM instance_steps WHERE instance = ? AND key = ?"),
+                    (instance_id, from_step))
+        row = cur.fetchone()
+        if row is None:
+            raise InvalidTransition(f"the instance has no step {from_step.split(':', 1)[1]!r} "
+                                    "to restart from")
+        cur.execute(self.db.sql("DELETE FROM instance_steps WHERE instance = ? AND seq >= ?"),
+                    (instance_id, row[0]))
+
+    def send_event(self, instance: Instance, event_type: str, payload: Any) -> float:
+        """Buffers an event for the instance's waits and wakes it if it is
+        waiting; returns the event's time."""
+        now = time.time()
+        with self.db.transaction() as cur:
+            cur.execute(self.db.sql("SELECT status FROM instances WHERE id = ?"), (instance.id,))
+            row = cur.fetchone()
+            if row is None or row[0] in FINISHED:
+                raise InvalidTransition(f"the instance is {row[0] if row else 'deleted'}: "
+                                        "it takes no more events")
+            cur.execute(self.db.sql("SELECT COALESCE(MAX(seq), 0) + 1 FROM instance_events "
+                                    "WHERE instance = ?"), (instance.id,))
+            seq = int(cur.fetchone()[0])
+            cur.execute(self.db.sql("INSERT INTO instance_events (instance, seq, type, payload, "
+                                    "created_at) VALUES (?, ?, ?, ?, ?)"),
+                        (instance.id, seq, event_type, json.dumps(payload), now))
+            cur.execute(self.db.sql("UPDATE instances SET wake_at = ?, modified_at = ? "
+                                    "WHERE id = ? AND status = 'waiting'"), (now, now, instance.id))
+        return now
+
+    def delete_workflow(self, workflow_id: str) -> None:
+        self._delete("workflow_id = ?", (workflow_id,))
+
+    def delete(self, instance_ids: Sequence[str]) -> None:
+        """Deletes instances with their journals and events; an activation
+        still running is fenced out (its owner row is gone)."""
+        for item in instance_ids:
+            self._delete("id = ?", (item,))
+
+    def _delete(self, where: str, params: tuple[Any, ...]) -> int:
+        with self.db.transaction() as cur:
+            for table in ("instance_steps", "instance_events"):
+                cur.execute(self.db.sql(f"DELETE FROM {table} WHERE instance IN "
+                                        f"(SELECT id FROM instances WHERE {where})"), params)
+            cur.execute(self.db.sql(f"DELETE FROM instances WHERE {where}"), params)
+            return int(cur.rowcount)
+
+    # -- the worker side ------------------------------------------------------------
+
+    def workflow_of(self, instance_id: str) -> str | None:
+        row = self.db.fetchone("SELECT workflow_id FROM instances WHERE id = ?", (instance_id,))
+        return row[0] if row else None
+
+    def claim(self, instance_id: str, node: str, lease: float,
+              concurrency: int | None) -> Claim | None:
+        """Takes an instance that is queued, or waiting and due, for one
+        activation; None when it is not ready, or its workflow already has
+        `concurrency` activations running."""
+        now = time.time()
+        owner = f"{node}:{secrets.token_hex(6)}"
+        with self.db.transaction() as cur:
+            if concurrency is not None:
+                cur.execute(self.db.sql(
+                    "SELECT COUNT(*) FROM instances WHERE status IN ('running', 'waitingForPause') "
+                    "AND workflow_id = (SELECT workflow_id FROM instances WHERE id = ?)"),
+                    (instance_id,))
+                if int(cur.fetchone()[0]) >= concurrency:
+                    return None
+            cur.execute(self.db.sql(
+                "UPDATE instances SET status = 'running', owner = ?, lease_expires = ?, "
+                "started_at = COALESCE(started_at, ?), modified_at = ?, "
+                "activations = activations + 1 WHERE id = ? AND (status = 'queued' OR "
+                "(status = 'waiting' AND wake_at <= ?))"),
+                (owner, now + lease, now, now, instance_id, now))
+            if not cur.rowcount:
+                return None
+            cur.execute(self.db.sql(f"SELECT {_COLUMNS} FROM instances WHERE id = ?"),
+                        (instance_id,))
+            return Claim(_instance(cur.fetchone()), owner)
+
+    def finish(self, claim: Claim, outcome: Activation) -> bool:
+        """Records how an activation ended; False when its owner was fenced
+        out (terminated, restarted, or its lease lapsed and was taken)."""
+        now = time.time()
+        with self.db.transaction() as cur:
+            cur.execute(self.db.sql("SELECT status, success_retention, error_retention "
+                                    "FROM instances WHERE id = ? AND owner = ?"),
+                        (claim.instance.id, claim.owner))
+            row = cur.fetchone()
+            if row is None or row[0] not in ACTIVE:
+                return False
+            status = after_activation(outcome.status, row[0])
+            finished = status in FINISHED
+            retention = row[1] if status == "complete" else row[2]
+            cur.execute(self.db.sql(
+                "UPDATE instances SET status = ?, owner = NULL, lease_expires = NULL, "
+                "modified_at = ?, wake_at = ?, output = ?, error = ?, ended_at = ?, "
+                "expires_at = ? WHERE id = ?"),
+                (status, now, outcome.wake_at,
+                 json.dumps(outcome.output) if finished else None,
+                 json.dumps(outcome.error) if outcome.error is not None else None,
+                 now if finished else None,
+                 now + (retention or DEFAULT_RETENTION) if finished else None,
+                 claim.instance.id))
+        return True
+
+    def ready(self, horizon: float, limit: int) -> list[tuple[str, str, float]]:
+        """(id, account, when) of queued instances and of waiting ones due
+        before `horizon`, soonest first."""
+        rows = self.db.fetchall(
+            "SELECT id, account, COALESCE(wake_at, 0) AS t FROM instances "
+            "WHERE status = 'queued' OR (status = 'waiting' AND wake_at <= ?) "
+            "ORDER BY t LIMIT ?", (horizon, limit))
+        return [(r[0], r[1], float(r[2])) for r in rows]
+
+    def recover(self, *, expired_before: float | None = None) -> int:
+        """Activations a crash interrupted go back to queued (a pause that
+        was pending becomes paused): all of them (a single node that
+        restarted) or those whose lease lapsed."""
+        where = "status IN ('running', 'waitingForPause')"
+        params: tuple[Any, ...] = ()
+        if expired_before is not None:
+            where += " AND lease_expires < ?"
+            params = (expired_before,)
+        with self.db.transaction() as cur:
+            cur.execute(self.db.sql(
+                "UPDATE instances SET status = CASE status WHEN 'running' THEN 'queued' "
+                f"ELSE 'paused' END, owner = NULL, lease_expires = NULL WHERE {where}"), params)
+            return int(cur.rowcount)
+
+    def expire(self, now: float) -> int:
+        """Deletes finished instances past their retention."""
+        return self._delete("expires_at < ?", (now,))
+
+
+def _instance(row: Any) -> Instance:
+    def f(v: Any) -> float | None:
+        return float(v) if v is not None else None
+
+    return Instance(id=row[0], account=row[1], workflow_id=row[2], name=row[3], status=row[4],
+                    params=json.loads(row[5]), trigger=row[6], version_id=row[7],
+                    created_at=float(row[8]), started_at=f(row[9]), ended_at=f(row[10]),
+                    modified_at=float(row[11]), wake_at=f(row[12]),
+                    output=json.loads(row[13]) if row[13] is not None else None,
+                    error=json.loads(row[14]) if row[14] is not None else None,
+                    activations=int(row[15]), success_retention=f(row[16]),
+                    error_retention=f(row[17]))

@@ -1,0 +1,119 @@
+"""Cloudflare's Workers script upload, for the scripts durable workflows
+run: `PUT /client/v4/accounts/{account_id}/workers/scripts/{script_name}`
+in the multipart shape Cloudflare takes (a `metadata` part with
+`main_module` and `bindings`, and module parts), plus GET and DELETE.
+
+Flowbox compiles one module per script: upload the bundle `wrangler
+deploy --dry-run --outdir` writes (wrangler bundles into one module)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from bindings import iso_time
+
+from ..durable import requests
+from ..durable.definitions import Script
+from ..envelope import cf_ok
+from ..errors import InvalidRequest, NotFound, PayloadTooLarge
+from ..inputs import is_number
+from ..service import Service
+from ..workflows import compile_code
+from . import call, service_of
+
+BASE = "/client/v4/accounts/{accountId}/workers/scripts/{scriptName}"
+MODULE_TYPES = ("application/javascript+module", "text/javascript+module",
+                "application/javascript", "text/javascript", "application/typescript",
+                "text/plain", "application/octet-stream")
+
+
+def _wire(script: Script) -> dict[str, Any]:
+    return {"id": script.name, "main_module": script.main_module,
+            "created_on": iso_time(script.created_at), "modified_on": iso_time(script.updated_at),
+            "handlers": ["fetch"], "compatibility_date": None, "usage_model": "standard"}
+
+
+async def _read_upload(request: Request) -> tuple[dict[str, Any], dict[str, str]]:
+    """(metadata, {module name: source}) of a multipart upload."""
+    limit = service_of(request).config.max_body_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and is_number(declared) and int(declared) > limit:
+        raise PayloadTooLarge(f"the upload is {declared} bytes; the limit is {limit} bytes")
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise InvalidRequest("upload the script as multipart/form-data with a metadata part "
+                             "and module parts", "Content-Type")
+    try:
+        form = await request.form(max_files=32, max_fields=32, max_part_size=limit)
+    except Exception as exc:  # python-multipart's errors carry no common base
+        raise InvalidRequest(f"malformed multipart body: {exc}") from None
+    metadata: Any = None
+    modules: dict[str, str] = {}
+    try:
+        for name, value in form.multi_items():
+            data = await value.read() if isinstance(value, UploadFile) else value.encode()
+            if name == "metadata":
+                metadata = json.loads(data)
+                continue
+            filename = value.filename if isinstance(value, UploadFile) and value.filename else name
+            modules[filename] = data.decode("utf-8")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InvalidRequest("the metadata part must be JSON and modules UTF-8 text",
+                             "metadata") from None
+    finally:
+        await form.close()
+    if not isinstance(metadata, dict):
+        raise InvalidRequest("a metadata part (a JSON object) is required", "metadata")
+    return metadata, modules
+
+
+async def put(request: Request) -> Response:
+    def work(service: Service, account: str,
+             upload: tuple[dict[str, Any], dict[str, str]]) -> Response:
+        metadata, modules = upload
+        main = metadata.get("main_module")
+        if not isinstance(main, str) or main not in modules:
+            raise InvalidRequest("metadata.main_module must name one of the uploaded module "
+                                 f"parts ({', '.join(sorted(modules)) or 'none uploaded'})",
+                                 "metadata.main_module")
+        if len(modules) > 1:
+            raise InvalidRequest("Flowbox runs single-module scripts: bundle the Worker into "
+                                 "one module (wrangler deploy --dry-run --outdir) and upload "
+                                 "that", "files")
+        env = requests.script_env(metadata.get("bindings"))
+        artifact = compile_code(service.engine, modules[main], main, field="files",
+                                classes=True)
+        script, created = service.definitions.put_script(
+            account, request.path_params["scriptName"], main, modules[main], artifact, env)
+        return cf_ok(_wire(script), 201 if created else 200)
+
+    return await call(request, "write", work, rate="write", read=_read_upload)
+
+
+async def get(request: Request) -> Response:
+    def work(service: Service, account: str, _: None) -> Response:
+        script = service.definitions.script(account, request.path_params["scriptName"])
+        if script is None:
+            raise NotFound(f"no script {request.path_params['scriptName']!r}", "script_name")
+        return cf_ok(_wire(script))
+
+    return await call(request, "read", work)
+
+
+async def delete(request: Request) -> Response:
+    def work(service: Service, account: str, _: None) -> Response:
+        name = request.path_params["scriptName"]
+        if not service.definitions.delete_script(account, name):
+            raise NotFound(f"no script {name!r}", "script_name")
+        return cf_ok({"id": name})
+
+    return await call(request, "write", work, rate="write")
+
+
+routes = [Route(BASE, put, methods=["PUT"]), Route(BASE, get, methods=["GET"]),
+          Route(BASE, delete, methods=["DELETE"])]
