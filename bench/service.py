@@ -78,7 +78,7 @@ class Server:
         self.proc.wait(60)
 
 
-def _pct(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
@@ -192,7 +192,7 @@ async def scenario(server: Server, workflows: int, events: int, concurrency: int
         raise RuntimeError(f"{len(errored)} runs did not complete: {errored[0]}")
     return {"events_per_s": events / took, "http_floor_per_s": floor,
             "runs_per_s": runs_per_s, "event_to_done_p50_ms": statistics.median(latencies),
-            "event_to_done_p99_ms": _pct(latencies, 0.99)}
+            "event_to_done_p99_ms": percentile(latencies, 0.99)}
 
 
 def main() -> int:

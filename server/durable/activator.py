@@ -6,6 +6,7 @@ anything user code does."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections import OrderedDict
@@ -82,9 +83,13 @@ class Activator:
         for binding in script.env.buckets:
             capabilities[binding] = bindings.FilesBinding(
                 self.sources.objects, instance.account, limits=self.files_limits)
+        # Replaying a step costs a host call and running one two: the step
+        # limit bounds those, so they come on top of the usual allowance.
+        limits = dataclasses.replace(self.limits, host_calls=self.limits.host_calls
+                                     + 2 * workflow.settings.max_steps)
         result = bundle.finish(self.engine.run(
             self._artifact(script), event, capabilities=capabilities, data=bundle.data,
-            limits=self.limits, entry=workflow.class_name))
+            limits=limits, entry=workflow.class_name))
         return activation_outcome(result, step)
 
     def _artifact(self, script: Script) -> Artifact:
