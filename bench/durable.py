@@ -140,7 +140,9 @@ async def over_http(server: Server, instances: int, waiting: int) -> dict[str, f
                                  headers={"Authorization": f"Bearer {server.key}"}) as client:
         await _settle(client, "waiting", instances)
         rss_before = _rss_mb(server.proc.pid)
-        conn = connections[0]
+        for c in connections:  # idle through the wait: the server closed them
+            c.close()
+        conn = await Connection.open(server.url, server.key)
         for first in range(0, waiting, 100):
             batch = [{"instance_id": f"w-{i}", "params": {"steps": 0}}
                      for i in range(first, min(waiting, first + 100))]
@@ -149,6 +151,8 @@ async def over_http(server: Server, instances: int, waiting: int) -> dict[str, f
                 raise RuntimeError(f"{status}: {text!r}")
         await _settle(client, "waiting", instances + waiting)
         rss_after = _rss_mb(server.proc.pid)
+        conn.close()
+        conn = await Connection.open(server.url, server.key)
         # Timers: 200 instances sleeping 1 to 2 s.
         for first in range(0, 200, 100):
             batch = [{"instance_id": f"t-{i}", "params": {"steps": 0, "sleep": 1000 + 5 * i}}
@@ -161,8 +165,7 @@ async def over_http(server: Server, instances: int, waiting: int) -> dict[str, f
             planned = _iso(got["steps"][0]["end"])
             late.append(got["output"] / 1000 - planned)
         assert min(late) > -0.01, "a timer fired early"
-    for c in connections:
-        c.close()
+    conn.close()
     return {"instances_per_s": created_per_s, "waiting_rss_mb": rss_after - rss_before,
             "timer_late_p50_ms": statistics.median(late) * 1000,
             "timer_late_p99_ms": percentile(late, 0.99) * 1000}
