@@ -25,7 +25,7 @@ import { WorkflowEntrypoint } from "cloudflare:workers";
 export class Marks extends WorkflowEntrypoint {
   async run(event, step) {
     let sum = 0;
-    for (let i = 0; i < %d; i++) {
+    for (let i = 0; i < STEPS; i++) {
       sum += await step.do("work", async () => {
         const end = Date.now() + 30; while (Date.now() < end) {}
         await this.env.files.put(`marks/${event.instanceId}/s${i}/${Math.random()}`, "x");
@@ -36,7 +36,7 @@ export class Marks extends WorkflowEntrypoint {
     return sum;
   }
 }
-""" % STEPS
+""".replace("STEPS", str(STEPS))
 
 
 def recorded_steps(db: Path) -> set[tuple[str, int]]:

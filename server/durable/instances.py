@@ -175,8 +175,10 @@ class InstanceStore:
                     (instance_id, from_step))
         row = cur.fetchone()
         if row is None:
-            raise InvalidTransition(f"the instance has no step {from_step.split(':', 1)[1]!r} "
-                                    "to restart from")
+            kind, _, rest = from_step.partition(":")
+            name, _, count = rest.rpartition("#")
+            raise InvalidTransition(f"the instance has no step {name!r} (type {kind}, "
+                                    f"occurrence {count}) to restart from")
         cur.execute(self.db.sql("DELETE FROM instance_steps WHERE instance = ? AND seq >= ?"),
                     (instance_id, row[0]))
 
