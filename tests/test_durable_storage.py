@@ -1,0 +1,102 @@
+"""One suite for durable instance storage on SQLite and on PostgreSQL: the
+claim under a lease, the fenced journal, events taken oldest first, status
+actions, recovery after a crash, and what is due."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bindings.journal import StepRecord
+from bindings.step import Activation
+from server.durable.instances import InstanceStore, NewInstance
+from server.durable.journal import LeaseLost, SqlJournal
+from server.errors import Conflict, InvalidTransition
+from tests.helpers import migrated_database
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[InstanceStore]:
+    with migrated_database(request.param, tmp_path) as database:
+        yield InstanceStore(database)
+
+
+def _new(store: InstanceStore, *names: str) -> list[Any]:
+    return store.create("a", "wf", "v1", [NewInstance(n, {"n": n}) for n in names], "api",
+                        skip_existing=False)
+
+
+def test_create_conflicts_or_skips_existing_ids(store: InstanceStore) -> None:
+    _new(store, "one")
+    with pytest.raises(Conflict):
+        _new(store, "one")
+    made = store.create("a", "wf", "v1", [NewInstance("one", None), NewInstance("two", None)],
+                        "api", skip_existing=True)
+    assert [i.name for i in made] == ["two"]
+    assert store.get("wf", "one").params == {"n": "one"}  # type: ignore[union-attr]
+
+
+def test_claim_once_and_journal_fenced_by_owner(store: InstanceStore) -> None:
+    [inst] = _new(store, "i")
+    claim = store.claim(inst.id, "node", 60, None)
+    assert claim is not None and store.claim(inst.id, "node", 60, None) is None
+    journal = SqlJournal(store.db, inst.id, claim.owner)
+    record = StepRecord(key="do:a#1", kind="do", name="a", seq=1, status="complete",
+                        output="1")
+    journal.save(record)
+    assert journal.load() == {"do:a#1": record}
+    assert store.act(inst, "terminate") == "terminated"
+    with pytest.raises(LeaseLost):
+        journal.save(record)
+    assert not store.finish(claim, Activation("complete", output=1))
+    assert store.get("wf", "i").status == "terminated"  # type: ignore[union-attr]
+
+
+def test_events_are_taken_oldest_first_of_their_type(store: InstanceStore) -> None:
+    [inst] = _new(store, "i")
+    for event_type, payload in (("t", 1), ("u", 2), ("t", 3)):
+        store.send_event(inst, event_type, payload)
+    claim = store.claim(inst.id, "node", 60, None)
+    assert claim is not None
+    journal = SqlJournal(store.db, inst.id, claim.owner)
+    wait = StepRecord(key="wait:w#1", kind="wait", name="w", seq=1, event_type="t",
+                      wake_at=time.time() + 60)
+    first = journal.take_event(wait, "t")
+    second = journal.take_event(wait, "t")
+    assert first is not None and '"payload":1' in (first.output or "")
+    assert second is not None and '"payload":3' in (second.output or "")
+    assert journal.take_event(wait, "t") is None
+
+
+def test_finish_waiting_then_due_then_pause_during_activation(store: InstanceStore) -> None:
+    [inst] = _new(store, "i")
+    claim = store.claim(inst.id, "node", 60, None)
+    assert claim is not None
+    assert store.finish(claim, Activation("waiting", wake_at=time.time() + 0.2))
+    assert store.ready(time.time(), 10) == []
+    assert [r[0] for r in store.ready(time.time() + 1, 10)] == [inst.id]
+    time.sleep(0.25)
+    claim = store.claim(inst.id, "node", 60, None)
+    assert claim is not None
+    assert store.act(inst, "pause") == "waitingForPause"
+    assert store.finish(claim, Activation("waiting", wake_at=time.time()))
+    assert store.get("wf", "i").status == "paused"  # type: ignore[union-attr]
+    assert store.claim(inst.id, "node", 60, None) is None
+    assert store.act(inst, "resume") == "queued"
+    with pytest.raises(InvalidTransition):
+        store.act(inst, "resume")
+
+
+def test_recover_requeues_interrupted_and_concurrency_limits_claims(
+        store: InstanceStore) -> None:
+    a, b = _new(store, "a", "b")
+    assert store.claim(a.id, "node", -1, 1) is not None  # its lease lapsed at once
+    assert store.claim(b.id, "node", 60, 1) is None  # one already running
+    assert store.recover(expired_before=time.time()) == 1
+    assert store.get("wf", "a").status == "queued"  # type: ignore[union-attr]
+    assert store.claim(b.id, "node", 60, 1) is not None
+    assert store.recover() == 1  # a single node restarting takes back all
