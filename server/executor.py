@@ -5,14 +5,13 @@ thread; never raises for anything user code does."""
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 import bindings
 from sandbox import Artifact, ArtifactError, Engine, Limits
 
+from .lru import LRUCache
 from .runs import Claim, RunStore
 from .workflows import WorkflowStore, compile_code
 
@@ -45,8 +44,7 @@ class Executor:
         self.sources = sources
         self.limits = limits
         self.files_limits = files_limits
-        self._cache: OrderedDict[str, _Loaded] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache: LRUCache[str, _Loaded] = LRUCache(CACHED_ARTIFACTS)
 
     def execute(self, claim: Claim) -> Outcome:
         loaded = self._load(claim.workflow_id, claim.workflow_version)
@@ -68,11 +66,9 @@ class Executor:
     def _load(self, workflow_id: str, version: float | None) -> _Loaded | None:
         if version is None:
             return None
-        with self._lock:
-            cached = self._cache.get(workflow_id)
-            if cached is not None and cached.version == version:
-                self._cache.move_to_end(workflow_id)
-                return cached
+        cached = self._cache.get(workflow_id)
+        if cached is not None and cached.version == version:
+            return cached
         found = self.workflows.runnable(workflow_id)
         if found is None:
             return None
@@ -86,10 +82,7 @@ class Executor:
             artifact = compile_code(self.engine, workflow.code)
             self.workflows.replace_artifact(workflow_id, workflow.updated_at, artifact)
         loaded = _Loaded(workflow.updated_at, artifact, workflow.room_id)
-        with self._lock:
-            self._cache[workflow_id] = loaded
-            while len(self._cache) > CACHED_ARTIFACTS:
-                self._cache.popitem(last=False)
+        self._cache.put(workflow_id, loaded)
         return loaded
 
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import bindings
 from bindings.step import Activation, StepBinding, activation_outcome
 from sandbox import Artifact, ArtifactError, Engine, Limits
 
+from ..lru import LRUCache
 from .definitions import Definitions, DurableWorkflow, Script
 from .instances import Claim, InstanceStore
 from .journal import SqlJournal
@@ -47,8 +46,7 @@ class Activator:
         self.limits = limits
         self.lease = lease
         self.files_limits = files_limits
-        self._artifacts: OrderedDict[tuple[str, str, float], Artifact] = OrderedDict()
-        self._lock = threading.Lock()
+        self._artifacts: LRUCache[tuple[str, str, float], Artifact] = LRUCache(CACHED)
 
     def activate(self, instance_id: str, workflow: DurableWorkflow | None, node: str) -> Ended:
         """One activation of `instance_id` (of `workflow`, whose concurrency
@@ -94,19 +92,14 @@ class Activator:
 
     def _artifact(self, script: Script) -> Artifact:
         key = (script.account, script.name, script.updated_at)
-        with self._lock:
-            cached = self._artifacts.get(key)
-            if cached is not None:
-                self._artifacts.move_to_end(key)
-                return cached
+        cached = self._artifacts.get(key)
+        if cached is not None:
+            return cached
         try:
             artifact = Artifact.from_bytes(script.artifact)
             artifact.verify(self.engine)
         except ArtifactError as exc:
             log.info("recompiling script %s/%s: %s", script.account, script.name, exc)
             artifact = self.engine.compile(script.code, script.main_module)
-        with self._lock:
-            self._artifacts[key] = artifact
-            while len(self._artifacts) > CACHED:
-                self._artifacts.popitem(last=False)
+        self._artifacts.put(key, artifact)
         return artifact
