@@ -22,6 +22,7 @@ from bindings.step import Activation
 
 from ..db import Database
 from ..errors import Conflict, InvalidTransition
+from .journal import read_steps
 from .transitions import ACTIVE, FINISHED, after_action, after_activation
 
 _COLUMNS = ("id, account, workflow_id, name, status, params, trigger, version_id, created_at, "
@@ -131,9 +132,7 @@ class InstanceStore:
         return [_instance(r) for r in rows[:limit]], len(rows) > limit
 
     def steps(self, instance_id: str) -> list[StepRecord]:
-        rows = self.db.fetchall("SELECT record FROM instance_steps WHERE instance = ? "
-                                "ORDER BY seq", (instance_id,))
-        return [StepRecord.from_dict(json.loads(r[0])) for r in rows]
+        return read_steps(self.db, instance_id)
 
     def count_by_status(self, workflow_id: str) -> dict[str, int]:
         rows = self.db.fetchall("SELECT status, COUNT(*) FROM instances WHERE workflow_id = ? "

@@ -15,6 +15,13 @@ from bindings.journal import StepRecord, received
 from ..db import Database
 
 
+def read_steps(db: Database, instance_id: str) -> list[StepRecord]:
+    """An instance's step records, in the order the code first reached them."""
+    rows = db.fetchall("SELECT record FROM instance_steps WHERE instance = ? ORDER BY seq",
+                       (instance_id,))
+    return [StepRecord.from_dict(json.loads(r[0])) for r in rows]
+
+
 class LeaseLost(BindingError):
     """The activation no longer owns its instance; nothing it does counts."""
 
@@ -36,10 +43,7 @@ class SqlJournal:
             "ON CONFLICT (instance, key) DO UPDATE SET record = excluded.record")
 
     def load(self) -> dict[str, StepRecord]:
-        rows = self.db.fetchall("SELECT record FROM instance_steps WHERE instance = ?",
-                                (self.instance_id,))
-        records = (StepRecord.from_dict(json.loads(r[0])) for r in rows)
-        return {r.key: r for r in records}
+        return {r.key: r for r in read_steps(self.db, self.instance_id)}
 
     def save(self, record: StepRecord) -> None:
         with self.db.transaction() as cur:
