@@ -22,12 +22,17 @@ def is_number(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body, refused with 413 as soon as it passes `limit` bytes
-    (a lying or missing Content-Length does not get around it)."""
+def refuse_declared_size(request: Request, limit: int) -> None:
+    """413 at once when the Content-Length header already says too much."""
     declared = request.headers.get("content-length")
     if declared is not None and is_number(declared) and int(declared) > limit:
         raise PayloadTooLarge(f"request body is {declared} bytes; the limit is {limit} bytes")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refused with 413 as soon as it passes `limit` bytes
+    (a lying or missing Content-Length does not get around it)."""
+    refuse_declared_size(request, limit)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)

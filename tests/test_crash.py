@@ -52,6 +52,13 @@ def server_process(data_dir: Path, port: int) -> Iterator[subprocess.Popen[bytes
             proc.stderr.close()
 
 
+def make_key(data_dir: Path, account: str) -> str:
+    """A read-write API key made by `flowbox keys create`, as an operator would."""
+    return subprocess.run([*FLOWBOX, "keys", "create", "--account", account, "--scopes",
+                           "read,write", "--data-dir", str(data_dir)],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
 def all_runs(client: httpx.Client) -> list[dict[str, Any]]:
     runs, cursor = [], None
     while True:
@@ -64,9 +71,7 @@ def all_runs(client: httpx.Client) -> list[dict[str, Any]]:
 
 def test_sigkill_loses_no_accepted_event_and_repeats_no_finished_run(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    key = subprocess.run([*FLOWBOX, "keys", "create", "--account", "crash", "--scopes",
-                          "read,write", "--data-dir", str(data_dir)],
-                         capture_output=True, text=True, check=True).stdout.strip()
+    key = make_key(data_dir, "crash")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {key}"}

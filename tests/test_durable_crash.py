@@ -9,14 +9,13 @@ import json
 import os
 import signal
 import sqlite3
-import subprocess
 import time
 from pathlib import Path
 
 import httpx
 
 from tests.live import free_port
-from tests.test_crash import FLOWBOX, server_process
+from tests.test_crash import make_key, server_process
 
 STEPS = 12
 INSTANCES = 8
@@ -57,9 +56,7 @@ def recorded_steps(db: Path) -> set[tuple[str, int]]:
 
 def test_sigkill_repeats_no_recorded_step(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    key = subprocess.run([*FLOWBOX, "keys", "create", "--account", "crash", "--scopes",
-                          "read,write", "--data-dir", str(data_dir)],
-                         capture_output=True, text=True, check=True).stdout.strip()
+    key = make_key(data_dir, "crash")
     port = free_port()
     url = f"http://127.0.0.1:{port}/client/v4/accounts/crash"
     headers = {"Authorization": f"Bearer {key}"}

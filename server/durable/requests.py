@@ -16,9 +16,9 @@ from . import cron
 from .definitions import DEFAULT_MAX_STEPS, MAX_WORKFLOW_NAME, ScriptEnv, Settings
 from .instances import NewInstance, new_instance_name
 
-INSTANCE_ID = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9\-_]*$")
+# Instance ids and workflow names alike (Cloudflare's pattern).
+NAME = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9\-_]*$")
 RESERVED_ID = re.compile(r"^cf_[0-9a-f]{64}$")
-WORKFLOW_NAME = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9\-_]*$")
 MAX_INSTANCE_ID = 100
 MAX_PARAMS_BYTES = 100 * 1024
 MAX_EVENT_BYTES = 1024 * 1024
@@ -29,7 +29,7 @@ RESERVED_BINDINGS = ("store", "room", "files", "step", "env", "event")
 
 
 def workflow_name(value: str) -> str:
-    if not 0 < len(value) <= MAX_WORKFLOW_NAME or not WORKFLOW_NAME.match(value):
+    if not 0 < len(value) <= MAX_WORKFLOW_NAME or not NAME.match(value):
         raise InvalidRequest(f"workflow name must be 1 to {MAX_WORKFLOW_NAME} letters, digits, "
                              "- or _ (not starting with -)", "workflow_name")
     return value
@@ -39,7 +39,7 @@ def instance_id(value: Any, field: str = "instance_id") -> str:
     if not isinstance(value, str) or not 0 < len(value) <= MAX_INSTANCE_ID:
         raise InvalidRequest(f"{field} must be a string of 1 to {MAX_INSTANCE_ID} characters",
                              field)
-    if not INSTANCE_ID.match(value):
+    if not NAME.match(value):
         raise InvalidRequest(f"{field} must match ^[a-zA-Z0-9_][a-zA-Z0-9-_]*$", field)
     if RESERVED_ID.match(value):
         raise InvalidRequest(f"{field}: ids of cf_ and 64 hex digits are reserved", field)
@@ -63,9 +63,10 @@ def retention(value: Any, field: str) -> tuple[float | None, float | None]:
     if not isinstance(value, dict) or set(value) - {"success_retention", "error_retention"}:
         raise InvalidRequest(f"{field} must be an object with success_retention and/or "
                              "error_retention", field)
-    return tuple(  # type: ignore[return-value]
-        duration_seconds(value[k], f"{field}.{k}") if value.get(k) is not None else None
-        for k in ("success_retention", "error_retention"))
+    success, error = (value.get(k) for k in ("success_retention", "error_retention"))
+    return (duration_seconds(success, f"{field}.success_retention") if success is not None
+            else None,
+            duration_seconds(error, f"{field}.error_retention") if error is not None else None)
 
 
 def new_instance(body: Any, field: str = "body") -> NewInstance:
@@ -104,12 +105,11 @@ def workflow_settings(body: dict[str, Any]) -> tuple[str, str, Settings]:
     for name in body:
         if name not in allowed:
             raise InvalidRequest(f"unknown field {name!r}; allowed: {', '.join(allowed)}", name)
-    names = [body.get(k) for k in ("script_name", "class_name")]
-    for key, value in zip(("script_name", "class_name"), names, strict=True):
-        if not isinstance(value, str) or not value:
+    for key in ("script_name", "class_name"):
+        if not isinstance(body.get(key), str) or not body[key]:
             raise InvalidRequest(f"{key} is required (a non-empty string)", key)
     success, error = retention(body.get("default_retention"), "default_retention")
-    return names[0], names[1], Settings(  # type: ignore[return-value]
+    return body["script_name"], body["class_name"], Settings(
         concurrency=_whole(body.get("concurrency"), "concurrency", "limit", 1, 10_000),
         max_steps=_whole(body.get("limits"), "limits", "steps", 1, MAX_STEPS_LIMIT)
         or DEFAULT_MAX_STEPS,

@@ -18,7 +18,14 @@ from ..durable.instances import Instance, NewInstance
 from ..durable.transitions import STATUSES
 from ..envelope import cf_ok
 from ..errors import InvalidRequest, NotFound
-from ..inputs import decode_cursor, encode_cursor, parse_json, parse_time, read_body
+from ..inputs import (
+    decode_cursor,
+    encode_cursor,
+    parse_json,
+    parse_json_object,
+    parse_time,
+    read_body,
+)
 from ..service import Service
 from . import call, json_body, service_of
 from .cf_workflows import existing, paging
@@ -59,14 +66,7 @@ async def create(request: Request) -> Response:
 async def _optional_object(request: Request) -> dict[str, Any]:
     # The SDK sends `{}` for create() without arguments; allow an empty body too.
     body = await read_body(request, service_of(request).config.max_body_bytes)
-    return _object(body) if body.strip() else {}
-
-
-def _object(body: bytes) -> dict[str, Any]:
-    doc = parse_json(body, "a JSON object")
-    if not isinstance(doc, dict):
-        raise InvalidRequest("the body must be a JSON object", "body")
-    return doc
+    return parse_json_object(body) if body.strip() else {}
 
 
 async def _any_json(request: Request) -> Any:

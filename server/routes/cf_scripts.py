@@ -21,8 +21,8 @@ from bindings import iso_time
 from ..durable import requests
 from ..durable.definitions import Script
 from ..envelope import cf_ok
-from ..errors import InvalidRequest, NotFound, PayloadTooLarge
-from ..inputs import is_number
+from ..errors import InvalidRequest, NotFound
+from ..inputs import refuse_declared_size
 from ..service import Service
 from ..workflows import compile_code
 from . import call, service_of
@@ -42,9 +42,7 @@ def _wire(script: Script) -> dict[str, Any]:
 async def _read_upload(request: Request) -> tuple[dict[str, Any], dict[str, str]]:
     """(metadata, {module name: source}) of a multipart upload."""
     limit = service_of(request).config.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and is_number(declared) and int(declared) > limit:
-        raise PayloadTooLarge(f"the upload is {declared} bytes; the limit is {limit} bytes")
+    refuse_declared_size(request, limit)
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise InvalidRequest("upload the script as multipart/form-data with a metadata part "
                              "and module parts", "Content-Type")
