@@ -1,5 +1,6 @@
-"""Accepting platform events: the event and one queued run per matching
-workflow are written in one transaction, so an event answered 202 is on
+"""Accepting platform events: the event, one queued run per matching
+workflow and one queued instance per durable workflow the event type
+starts are written in one transaction, so an event answered 202 is on
 disk with all the work it started, or not at all."""
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 from bindings import for_sandbox
 
 from .db import Database
+from .durable.definitions import DurableWorkflow
+from .durable.instances import InstanceStore, NewInstance
 from .errors import Conflict, InvalidRequest
 from .runs import new_run_id
 from .workflows import Workflow
@@ -45,8 +48,9 @@ def fingerprint(body: bytes) -> str:
 class EventLog:
     """Accepted events and their idempotency keys."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, instances: InstanceStore) -> None:
         self.db = db
+        self.instances = instances
 
     def previous(self, account: str, key: str, request: str) -> Accepted | None:
         """The first answer to a request with this Idempotency-Key, if any;
@@ -62,13 +66,21 @@ class EventLog:
         return Accepted(stored["data"], [], repeated=True)
 
     def accept(self, account: str, event: dict[str, Any], workflows: list[Workflow],
-               key: str | None, request: str) -> Accepted:
-        """Stores the event and queues one run per workflow."""
+               key: str | None, request: str,
+               durable: list[DurableWorkflow] | None = None) -> Accepted:
+        """Stores the event and queues one run per workflow and one instance
+        per durable workflow (named `event-<event id>`, the event as params)."""
         runs = [(new_run_id(), wf.id) for wf in workflows]
-        data = {"event": for_sandbox(event),
-                "runs": [{"id": rid, "workflow_id": wid, "status": "queued"}
-                         for rid, wid in runs]}
+        visible = for_sandbox(event)
+        new = [NewInstance(f"event-{event['id']}", visible)]
+        data: dict[str, Any] = {
+            "event": visible,
+            "runs": [{"id": rid, "workflow_id": wid, "status": "queued"} for rid, wid in runs]}
+        if durable:
+            data["instances"] = [{"id": new[0].name, "workflow": w.name, "status": "queued"}
+                                 for w in durable]
         answer = json.dumps({"request": request, "data": data})
+        queued = [(rid, account) for rid, _ in runs]
         try:
             with self.db.transaction() as cur:
                 cur.execute(self.db.sql(
@@ -80,10 +92,14 @@ class EventLog:
                     "INSERT INTO runs (id, account, workflow_id, event_id, status, attempts, "
                     "created_at) VALUES (?, ?, ?, ?, 'queued', 0, ?)"),
                     [(rid, account, wid, event["id"], event["time"]) for rid, wid in runs])
+                for workflow in durable or []:
+                    queued += [(i.id, account) for i in self.instances.insert(
+                        cur, account, workflow.id, workflow.version_id, new, "event",
+                        skip_existing=True)]
         except self.db.integrity_errors:
             # A concurrent request with the same key won the insert.
             previous = self.previous(account, key, request) if key is not None else None
             if previous is None:
                 raise
             return previous
-        return Accepted(data, [(rid, account) for rid, _ in runs])
+        return Accepted(data, queued)

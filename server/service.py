@@ -49,7 +49,6 @@ class Service:
         self.engine = Engine(signing_key=signing_key(self.db), adapters=bindings.ADAPTERS)
         self.accounts = Accounts(self.db)
         self.workflows = WorkflowStore(self.db)
-        self.events = EventLog(self.db)
         self.runs = RunStore(self.db)
         self.kv = SqlKV(self.db)
         self.directory = SqlDirectory(self.db)
@@ -65,6 +64,7 @@ class Service:
         executor = Executor(self.engine, self.workflows, sources, self.limits, self.files_limits)
         self.definitions = Definitions(self.db)
         self.instances = InstanceStore(self.db)
+        self.events = EventLog(self.db, self.instances)
         self.durable = DurableJobs(
             Activator(self.engine, self.definitions, self.instances, sources, self.limits,
                       lease=lease, files_limits=self.files_limits),

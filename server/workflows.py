@@ -63,7 +63,7 @@ def check_fields(body: dict[str, Any], *, creating: bool) -> dict[str, Any]:
                 raise InvalidRequest(f"{name} is required", name)
     elif not body:
         raise InvalidRequest(f"nothing to update; give any of {', '.join(allowed)}")
-    checks = {"name": _name, "code": _code, "events": _events, "roomId": _room_id,
+    checks = {"name": _name, "code": _code, "events": check_event_types, "roomId": _room_id,
               "enabled": _enabled}
     return {name: checks[name](value) for name, value in body.items()}
 
@@ -85,7 +85,8 @@ def _code(value: Any) -> str:
     return value
 
 
-def _events(value: Any) -> tuple[str, ...]:
+def check_event_types(value: Any) -> tuple[str, ...]:
+    """A non-empty array of platform event types, without repeats."""
     if not isinstance(value, list) or not value:
         raise InvalidRequest("events must be a non-empty array of event types", "events")
     for item in value:

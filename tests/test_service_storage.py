@@ -14,6 +14,7 @@ import pytest
 from bindings import make_event
 from sandbox import Engine
 from server.accounts import Accounts
+from server.durable.instances import InstanceStore
 from server.errors import Conflict
 from server.events import EventLog
 from server.runs import RunFilter, RunStore
@@ -59,7 +60,7 @@ def _accept(db: Any, engine: Engine, key: str | None = None,
     workflows = WorkflowStore(db)
     wf = _workflow(workflows, engine, "a", ["user.created"])
     event = make_event("a", "user.created", {"userId": "u"})
-    return wf, EventLog(db).accept("a", event, [wf], key, body)
+    return wf, EventLog(db, InstanceStore(db)).accept("a", event, [wf], key, body)
 
 
 def test_accepting_an_event_queues_its_runs_in_one_transaction(db: Any, engine: Engine) -> None:
@@ -74,7 +75,7 @@ def test_accepting_an_event_queues_its_runs_in_one_transaction(db: Any, engine: 
 
 def test_idempotency_keys_repeat_the_answer_or_conflict(db: Any, engine: Engine) -> None:
     _wf, first = _accept(db, engine, key="k1", body="same")
-    log = EventLog(db)
+    log = EventLog(db, InstanceStore(db))
     again = log.previous("a", "k1", "same")
     assert again is not None and again.answer == first.answer and again.queued == []
     with pytest.raises(Conflict):

@@ -68,8 +68,18 @@ class Activator:
         instance = claim.instance
         journal = SqlJournal(self.instances.db, instance.id, claim.owner)
         step = StepBinding(journal, journal.load(), max_steps=workflow.settings.max_steps)
-        event = {"payload": instance.params, "timestamp": instance.created_at * 1000,
-                 "instanceId": instance.name}
+        artifact = self._artifact(script)
+        if artifact.kind == "function":
+            # Seed 000's style, `(event, bindings)` with `step` among the
+            # bindings: the params are the event (an event-started instance's
+            # are the platform event itself).
+            event = instance.params if isinstance(instance.params, dict) else {
+                "payload": instance.params}
+            entry = None
+        else:
+            event = {"payload": instance.params, "timestamp": instance.created_at * 1000,
+                     "instanceId": instance.name}
+            entry = workflow.class_name
         bundle = bindings.build(self.sources, account=instance.account, event=event,
                                 env=script.env.env(), files_limits=self.files_limits,
                                 timeout=self.limits.timeout)
@@ -86,8 +96,8 @@ class Activator:
         limits = dataclasses.replace(self.limits, host_calls=self.limits.host_calls
                                      + 2 * workflow.settings.max_steps)
         result = bundle.finish(self.engine.run(
-            self._artifact(script), event, capabilities=capabilities, data=bundle.data,
-            limits=limits, entry=workflow.class_name))
+            artifact, event if entry else bundle.event, capabilities=capabilities,
+            data=bundle.data, limits=limits, entry=entry))
         return activation_outcome(result, step)
 
     def _artifact(self, script: Script) -> Artifact:

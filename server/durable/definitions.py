@@ -63,18 +63,19 @@ class Settings:
     success_retention: float | None = None  # seconds
     error_retention: float | None = None
     schedules: tuple[str, ...] = ()
+    events: tuple[str, ...] = ()  # platform event types that start an instance
 
     def to_json(self) -> str:
         return json.dumps({"concurrency": self.concurrency, "max_steps": self.max_steps,
                            "success_retention": self.success_retention,
                            "error_retention": self.error_retention,
-                           "schedules": list(self.schedules)})
+                           "schedules": list(self.schedules), "events": list(self.events)})
 
     @classmethod
     def from_json(cls, text: str) -> Settings:
         d = json.loads(text)
         return cls(d["concurrency"], d["max_steps"], d["success_retention"],
-                   d["error_retention"], tuple(d["schedules"]))
+                   d["error_retention"], tuple(d["schedules"]), tuple(d.get("events", ())))
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,13 @@ class Definitions:
         rows = self.db.fetchall(f"SELECT {_WORKFLOW} FROM durable_workflows "
                                 "WHERE settings NOT LIKE '%\"schedules\": []%'")
         return [_workflow(r) for r in rows]
+
+    def triggered_by(self, account: str, event_type: str) -> list[DurableWorkflow]:
+        """The account's workflows that a platform event of this type starts."""
+        rows = self.db.fetchall(f"SELECT {_WORKFLOW} FROM durable_workflows "
+                                "WHERE account = ? AND settings LIKE ? ORDER BY created_at, id",
+                                (account, f'%"{event_type}"%'))
+        return [w for w in map(_workflow, rows) if event_type in w.settings.events]
 
     def mark_triggered(self, workflow_id: str, when: float) -> None:
         self.db.execute("UPDATE durable_workflows SET triggered_on = ? WHERE id = ?",

@@ -23,7 +23,14 @@ from bindings.step import Activation
 from ..db import Database
 from ..errors import Conflict, InvalidTransition
 from .journal import read_steps
-from .transitions import ACTIVE, FINISHED, after_action, after_activation
+from .transitions import (
+    ACTIVE,
+    FINISHED,
+    STATUSES,
+    after_action,
+    after_activation,
+    reported_status,
+)
 
 _COLUMNS = ("id, account, workflow_id, name, status, params, trigger, version_id, created_at, "
             "started_at, ended_at, modified_at, wake_at, output, error, activations, "
@@ -85,24 +92,32 @@ class InstanceStore:
                new: Sequence[NewInstance], trigger: str, *, skip_existing: bool) -> list[Instance]:
         """Inserts queued instances; a name already in use is a Conflict, or
         with `skip_existing` left out of the answer."""
+        with self.db.transaction() as cur:
+            return self.insert(cur, account, workflow_id, version_id, new, trigger,
+                               skip_existing=skip_existing)
+
+    def insert(self, cur: Any, account: str, workflow_id: str, version_id: str,
+               new: Sequence[NewInstance], trigger: str, *,
+               skip_existing: bool) -> list[Instance]:
+        """`create` inside the caller's transaction (an accepted event writes
+        its runs and its instances together)."""
         now = time.time()
         created = []
-        with self.db.transaction() as cur:
-            for item in new:
-                cur.execute(self.db.sql(
-                    "SELECT 1 FROM instances WHERE workflow_id = ? AND name = ?"),
-                    (workflow_id, item.name))
-                if cur.fetchone() is not None:
-                    if skip_existing:
-                        continue
-                    raise Conflict(f"an instance with id {item.name!r} already exists",
-                                   "instance_id")
-                row = (f"ins_{secrets.token_hex(10)}", account, workflow_id, item.name, "queued",
-                       json.dumps(item.params), trigger, version_id, now, None, None, now,
-                       None, None, None, 0, item.success_retention, item.error_retention)
-                cur.execute(self.db.sql(f"INSERT INTO instances ({_COLUMNS}) VALUES "
-                                        f"({', '.join('?' * len(row))})"), row)
-                created.append(_instance(row))
+        for item in new:
+            cur.execute(self.db.sql(
+                "SELECT 1 FROM instances WHERE workflow_id = ? AND name = ?"),
+                (workflow_id, item.name))
+            if cur.fetchone() is not None:
+                if skip_existing:
+                    continue
+                raise Conflict(f"an instance with id {item.name!r} already exists",
+                               "instance_id")
+            row = (f"ins_{secrets.token_hex(10)}", account, workflow_id, item.name, "queued",
+                   json.dumps(item.params), trigger, version_id, now, None, None, now,
+                   None, None, None, 0, item.success_retention, item.error_retention)
+            cur.execute(self.db.sql(f"INSERT INTO instances ({_COLUMNS}) VALUES "
+                                    f"({', '.join('?' * len(row))})"), row)
+            created.append(_instance(row))
         return created
 
     def get(self, workflow_id: str, name: str) -> Instance | None:
@@ -115,6 +130,10 @@ class InstanceStore:
              offset: int, limit: int) -> tuple[list[Instance], bool]:
         clauses: list[str] = ["workflow_id = ?"]
         params: list[Any] = [workflow_id]
+        if status == "unknown":
+            known = ", ".join(f"'{s}'" for s in STATUSES if s != "unknown")
+            clauses.append(f"status NOT IN ({known})")
+            status = None
         for column, op, value in (("status", "=", status), ("created_at", ">=", since),
                                   ("created_at", "<=", until)):
             if value is not None:
@@ -137,7 +156,11 @@ class InstanceStore:
     def count_by_status(self, workflow_id: str) -> dict[str, int]:
         rows = self.db.fetchall("SELECT status, COUNT(*) FROM instances WHERE workflow_id = ? "
                                 "GROUP BY status", (workflow_id,))
-        return {r[0]: int(r[1]) for r in rows}
+        counts: dict[str, int] = {}
+        for status, count in rows:
+            known = reported_status(status)
+            counts[known] = counts.get(known, 0) + int(count)
+        return counts
 
     def act(self, instance: Instance, action: str, from_step: str | None = None) -> str:
         """Applies pause, resume, terminate or restart; returns the new
@@ -310,7 +333,8 @@ def _instance(row: Any) -> Instance:
     def f(v: Any) -> float | None:
         return float(v) if v is not None else None
 
-    return Instance(id=row[0], account=row[1], workflow_id=row[2], name=row[3], status=row[4],
+    return Instance(id=row[0], account=row[1], workflow_id=row[2], name=row[3],
+                    status=reported_status(row[4]),
                     params=json.loads(row[5]), trigger=row[6], version_id=row[7],
                     created_at=float(row[8]), started_at=f(row[9]), ended_at=f(row[10]),
                     modified_at=float(row[11]), wake_at=f(row[12]),

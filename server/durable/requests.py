@@ -12,6 +12,7 @@ from bindings.errors import BindingError
 from bindings.stepconfig import parse_duration
 
 from ..errors import InvalidRequest, PayloadTooLarge
+from ..workflows import check_event_types
 from . import cron
 from .definitions import DEFAULT_MAX_STEPS, MAX_WORKFLOW_NAME, ScriptEnv, Settings
 from .instances import NewInstance, new_instance_name
@@ -101,7 +102,7 @@ def batch(body: Any) -> list[NewInstance]:
 def workflow_settings(body: dict[str, Any]) -> tuple[str, str, Settings]:
     """(script_name, class_name, settings) of `PUT …/workflows/{name}`."""
     allowed = ("class_name", "script_name", "concurrency", "limits", "schedules",
-               "default_retention")
+               "default_retention", "events")
     for name in body:
         if name not in allowed:
             raise InvalidRequest(f"unknown field {name!r}; allowed: {', '.join(allowed)}", name)
@@ -114,7 +115,13 @@ def workflow_settings(body: dict[str, Any]) -> tuple[str, str, Settings]:
         max_steps=_whole(body.get("limits"), "limits", "steps", 1, MAX_STEPS_LIMIT)
         or DEFAULT_MAX_STEPS,
         success_retention=success, error_retention=error,
-        schedules=_schedules(body.get("schedules")))
+        schedules=_schedules(body.get("schedules")), events=_events(body.get("events")))
+
+
+def _events(value: Any) -> tuple[str, ...]:
+    """Flowbox's extension: the platform event types (seed 000) that start
+    an instance, whose params are then the event."""
+    return () if value is None or value == [] else check_event_types(value)
 
 
 def _whole(value: Any, field: str, member: str, low: int, high: int) -> int | None:

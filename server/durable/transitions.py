@@ -23,6 +23,13 @@ ACTIVE = ("running", "waitingForPause")  # an activation holds the instance
 ACTIONS = ("pause", "resume", "terminate", "restart")
 
 
+def reported_status(stored: str) -> str:
+    """The status the API reports for a stored one: `unknown` for a status
+    this node does not know (a row written by a newer node while several
+    versions share one PostgreSQL database during an upgrade)."""
+    return stored if stored in STATUSES else "unknown"
+
+
 def after_action(action: str, status: str) -> str:
     """The status `action` leads to from `status`; raises InvalidTransition."""
     if action == "pause":

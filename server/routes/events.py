@@ -1,6 +1,7 @@
 """`POST /v1/accounts/{accountId}/events`: a platform event. It updates
 presence and users, then is stored with one queued run per matching
-workflow before the 202 answer. An Idempotency-Key makes a retry safe: the
+workflow and one queued instance per durable workflow it starts before the
+202 answer. An Idempotency-Key makes a retry safe: the
 repeat gets the first answer and starts nothing."""
 
 from __future__ import annotations
@@ -40,9 +41,10 @@ async def post(request: Request) -> Response:
         event = _event(account, parse_json_object(raw))
         room = event.get("roomId")
         workflows = service.workflows.matching(account, event["type"], room)
-        service.dispatcher.admit(account, len(workflows))
+        durable = service.definitions.triggered_by(account, event["type"])
+        service.dispatcher.admit(account, len(workflows) + len(durable))
         bindings.apply_event(service.directory, account, event)
-        accepted = service.events.accept(account, event, workflows, key, request_id)
+        accepted = service.events.accept(account, event, workflows, key, request_id, durable)
         service.dispatcher.submit(accepted.queued)
         return ok("Event accepted", accepted.answer, 202)
 
