@@ -1,6 +1,8 @@
-"""Accounts and API keys. A key belongs to one account and carries scopes
-(`read`, `write`, `deploy`); only its SHA-256 is stored, so the secret is
-shown once, when it is created."""
+"""Accounts and their credentials. An API key belongs to one account and
+carries scopes (`read`, `write`, `deploy`), optionally a project and an
+expiry; a session is the operator's own credential (every scope, and the
+only one that may manage keys). Only a credential's SHA-256 is stored, so
+the secret is shown once, when it is created."""
 
 from __future__ import annotations
 
@@ -9,11 +11,14 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from .db import Database
 
 SCOPES = ("read", "write", "deploy")
 KEY_PREFIX = "fbk_"
+SESSION_PREFIX = "fbs_"
+PREFIXES = {"key": KEY_PREFIX, "session": SESSION_PREFIX}
 ACCOUNT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
 
@@ -34,6 +39,13 @@ class ApiKey:
     scopes: tuple[str, ...]
     name: str | None
     created_at: float
+    project_id: str | None = None  # the key sees only this project's workflows
+    expires_at: float | None = None
+    kind: str = "key"  # or "session"
+    revoked_at: float | None = None
+
+    def expired(self, now: float) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
 
 
 def parse_scopes(text: str | list[str]) -> tuple[str, ...]:
@@ -79,40 +91,53 @@ class Accounts:
     def exists(self, account: str) -> bool:
         return self.db.fetchone("SELECT 1 FROM accounts WHERE id = ?", (account,)) is not None
 
-    def create_key(self, account: str, scopes: tuple[str, ...],
-                   name: str | None = None) -> tuple[ApiKey, str]:
-        """A new key for an existing account: the record and the secret,
-        which is not stored and cannot be shown again."""
+    def create_key(self, account: str, scopes: tuple[str, ...], name: str | None = None, *,
+                   project_id: str | None = None, expires_at: float | None = None,
+                   kind: str = "key") -> tuple[ApiKey, str]:
+        """A new credential for an existing account: the record and the
+        secret, which is not stored and cannot be shown again."""
         if not self.exists(account):
             raise InvalidInput(f"no account {account!r}", "account")
-        secret = KEY_PREFIX + secrets.token_urlsafe(32)
-        key = ApiKey(id=f"key_{secrets.token_hex(8)}", account=account,
-                     scopes=parse_scopes(list(scopes)), name=name, created_at=time.time())
+        secret = PREFIXES[kind] + secrets.token_urlsafe(32)
+        key = ApiKey(id=f"{'key' if kind == 'key' else 'ses'}_{secrets.token_hex(8)}",
+                     account=account, scopes=parse_scopes(list(scopes)), name=name,
+                     created_at=time.time(), project_id=project_id, expires_at=expires_at,
+                     kind=kind)
         self.db.execute(
-            "INSERT INTO api_keys (id, account, hash, scopes, name, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (key.id, account, _hash(secret), ",".join(key.scopes), name, key.created_at))
+            f"INSERT INTO api_keys ({_KEY}, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (key.id, account, ",".join(key.scopes), name, key.created_at, project_id,
+             expires_at, kind, None, _hash(secret)))
         return key, secret
 
+    def create_session(self, account: str, ttl: float) -> tuple[ApiKey, str]:
+        """The operator's credential for `ttl` seconds: every scope."""
+        return self.create_key(account, SCOPES, "session", expires_at=time.time() + ttl,
+                               kind="session")
+
     def authenticate(self, secret: str) -> ApiKey | None:
-        """The live key with this secret, or None."""
-        if not secret.startswith(KEY_PREFIX):
+        """The live credential with this secret, or None (unknown, revoked
+        or expired)."""
+        if not secret.startswith(tuple(PREFIXES.values())):
             return None
         digest = _hash(secret)
         now = time.monotonic()
         cached = self._cache.get(digest)
         if cached is not None and cached[1] > now:
-            return cached[0]
-        row = self.db.fetchone(
-            "SELECT id, account, scopes, name, created_at FROM api_keys "
-            "WHERE hash = ? AND revoked_at IS NULL", (digest,))
-        key = None if row is None else ApiKey(
-            id=row[0], account=row[1], scopes=tuple(row[2].split(",")), name=row[3],
-            created_at=float(row[4]))
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[digest] = (key, now + self.cache_seconds)
-        return key
+            key = cached[0]
+        else:
+            row = self.db.fetchone(f"SELECT {_KEY} FROM api_keys "
+                                   "WHERE hash = ? AND revoked_at IS NULL", (digest,))
+            key = None if row is None else _key(row)
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[digest] = (key, now + self.cache_seconds)
+        return None if key is None or key.expired(time.time()) else key
+
+    def keys(self, account: str) -> list[ApiKey]:
+        """The account's API keys (not sessions), newest first, revoked too."""
+        rows = self.db.fetchall(f"SELECT {_KEY} FROM api_keys WHERE account = ? "
+                                "AND kind = 'key' ORDER BY created_at DESC, id DESC", (account,))
+        return [_key(r) for r in rows]
 
     def revoke(self, account: str, key_id: str) -> bool:
         """Revokes a key of this account; False when it has no such key."""
@@ -123,3 +148,13 @@ class Accounts:
             revoked = bool(cur.rowcount)
         self._cache.clear()
         return revoked
+
+
+_KEY = ("id, account, scopes, name, created_at, project_id, expires_at, kind, revoked_at")
+
+
+def _key(row: Any) -> ApiKey:
+    return ApiKey(id=row[0], account=row[1], scopes=tuple(row[2].split(",")), name=row[3],
+                  created_at=float(row[4]), project_id=row[5],
+                  expires_at=float(row[6]) if row[6] is not None else None, kind=row[7],
+                  revoked_at=float(row[8]) if row[8] is not None else None)

@@ -4,6 +4,7 @@
                   [--workers N] [...every setting of server/config.py]
     flowbox keys create --account ID [--scopes read,write,deploy] [--name NAME]
                         [--data-dir DIR | --database-url URL]
+    flowbox sessions create --account ID [--hours H] [--data-dir DIR | --database-url URL]
     flowbox run FILE [--event JSON] [--timeout SECONDS] [--memory MB]
                      [--data DIR] [--account ID] [--room-scope ROOM]
                      [--var NAME=VALUE]... [--secret NAME=VALUE]...
@@ -70,6 +71,14 @@ def _parser() -> argparse.ArgumentParser:
                         help="comma-separated: read, write, deploy (default read)")
     create.add_argument("--name", help="a label for the key")
     _database_flags(create)
+    sessions = sub.add_parser("sessions", help="the operator's own credential").add_subparsers(
+        dest="sessions_command", required=True)
+    session = sessions.add_parser("create", help="create a session for an account (and the "
+                                                 "account when new); prints it once")
+    session.add_argument("--account", required=True, help="the account to operate")
+    session.add_argument("--hours", type=float, default=24.0,
+                         help="how long the session lasts (default 24)")
+    _database_flags(session)
     serve = sub.add_parser("serve", help="run the HTTP service (settings also from "
                                          "FLOWBOX_* environment variables)")
     for field in dataclasses.fields(Config):
@@ -103,6 +112,23 @@ def keys_create(args: argparse.Namespace) -> int:
         print(f"created account {args.account}", file=sys.stderr)
     print(f"created key {key.id} for account {key.account} with scopes "
           f"{','.join(key.scopes)}; it is shown once, keep it now:", file=sys.stderr)
+    print(secret)
+    return EXIT_OK
+
+
+def sessions_create(args: argparse.Namespace) -> int:
+    if not 0 < args.hours <= 24 * 365:
+        print("flowbox: --hours must be more than 0 and at most a year", file=sys.stderr)
+        return EXIT_USER
+    try:
+        accounts = Accounts(open_database(args.data_dir, args.database_url))
+        accounts.ensure_account(args.account)
+        session, secret = accounts.create_session(args.account, args.hours * 3600)
+    except InvalidInput as exc:
+        print(f"flowbox: {exc.field}: {exc}", file=sys.stderr)
+        return EXIT_USER
+    print(f"created session {session.id} for account {session.account}, valid for "
+          f"{args.hours:g} hours; it is shown once, keep it now:", file=sys.stderr)
     print(secret)
     return EXIT_OK
 
@@ -222,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
         return serve(args)
     if args.command == "keys":
         return keys_create(args)
+    if args.command == "sessions":
+        return sessions_create(args)
     return EXIT_USER  # pragma: no cover - argparse enforces the choices
 
 

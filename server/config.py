@@ -33,6 +33,8 @@ class Config:
     rate_global: int = 200  # requests per minute per client IP (0: no limit)
     rate_write: int = 30  # writes per minute per API key
     rate_events: int = 600  # events per minute per API key
+    rate_deploy: int = 10  # deploys, triggers and run control per minute per key (/api)
+    rate_verify: int = 10  # credential checks per minute per key (/api)
     s3_bucket: str | None = None  # files in S3 instead of data_dir/files
     s3_endpoint: str | None = None
     s3_region: str = "auto"
@@ -88,7 +90,7 @@ def _check(config: Config) -> None:
                  "max_body_bytes", "max_file_bytes"):
         if getattr(config, name) < 1:
             raise ConfigError(f"{name} must be at least 1")
-    for name in ("rate_global", "rate_write", "rate_events"):
+    for name in ("rate_global", "rate_write", "rate_events", "rate_deploy", "rate_verify"):
         if getattr(config, name) < 0:
             raise ConfigError(f"{name} must be 0 (no limit) or more")
     if config.run_timeout <= 0:

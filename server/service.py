@@ -38,6 +38,8 @@ class Limiters:
     ip: Limiter
     write: Limiter
     events: Limiter
+    deploy: Limiter
+    verify: Limiter
 
 
 class Service:
@@ -75,7 +77,9 @@ class Service:
             max_queued_per_account=config.max_queued_per_account,
             single_node=isinstance(self.db, SQLiteDatabase)))
         self.limiters = Limiters(ip=Limiter(config.rate_global), write=Limiter(config.rate_write),
-                                 events=Limiter(config.rate_events))
+                                 events=Limiter(config.rate_events),
+                                 deploy=Limiter(config.rate_deploy),
+                                 verify=Limiter(config.rate_verify))
 
     def start(self) -> None:
         self.dispatcher.start()

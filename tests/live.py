@@ -22,7 +22,8 @@ from server.config import Config
 from server.service import Service
 
 # Rate limits off unless a test sets them; small runs so tests stay quick.
-TEST_CONFIG = Config(rate_global=0, rate_write=0, rate_events=0, run_timeout=5.0, workers=2)
+TEST_CONFIG = Config(rate_global=0, rate_write=0, rate_events=0, rate_deploy=0, rate_verify=0,
+                     run_timeout=5.0, workers=2)
 
 
 def free_port() -> int:
@@ -42,6 +43,12 @@ class Live:
         accounts = Accounts(self.service.db)
         accounts.ensure_account(account)
         return accounts.create_key(account, tuple(scopes.split(",")))[1]
+
+    def session(self, account: str) -> str:
+        """The operator's session credential for the account."""
+        accounts = Accounts(self.service.db)
+        accounts.ensure_account(account)
+        return accounts.create_session(account, 3600)[1]
 
     def client(self, key: str | None = None) -> httpx.Client:
         """An HTTP client with that key, closed with the server."""

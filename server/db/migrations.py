@@ -85,4 +85,43 @@ MIGRATIONS: list[list[str]] = [
             instance TEXT NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL,
             payload TEXT NOT NULL, created_at {float} NOT NULL, PRIMARY KEY (instance, seq))""",
     ],
+    # 5: the platform API (seed 003): projects, workflows and functions with
+    # their versions and deployments, account env vars, storage connections;
+    # API keys get a project scope, an expiry and a kind (key or session)
+    [
+        """CREATE TABLE projects (
+            id TEXT PRIMARY KEY, account TEXT NOT NULL, name TEXT NOT NULL, slug TEXT NOT NULL,
+            description TEXT NOT NULL, created_at {float} NOT NULL, updated_at {float} NOT NULL,
+            UNIQUE (account, slug))""",
+        """CREATE TABLE platform_workflows (
+            id TEXT PRIMARY KEY, account TEXT NOT NULL, project_id TEXT NOT NULL,
+            name TEXT NOT NULL, description TEXT NOT NULL, kind TEXT NOT NULL,
+            env_vars TEXT NOT NULL, trigger_code TEXT, dependencies TEXT NOT NULL,
+            deploy_config TEXT NOT NULL, active_version_id TEXT,
+            created_at {float} NOT NULL, updated_at {float} NOT NULL)""",
+        "CREATE INDEX platform_workflows_by_account ON platform_workflows "
+        "(account, created_at, id)",
+        """CREATE TABLE versions (
+            id TEXT PRIMARY KEY, account TEXT NOT NULL, workflow_id TEXT NOT NULL,
+            number INTEGER NOT NULL, language TEXT NOT NULL, source TEXT NOT NULL,
+            artifact {blob} NOT NULL, locked INTEGER NOT NULL, reverted_from TEXT,
+            created_at {float} NOT NULL, UNIQUE (workflow_id, number))""",
+        """CREATE TABLE deployments (
+            id TEXT PRIMARY KEY, account TEXT NOT NULL, workflow_id TEXT NOT NULL,
+            version_id TEXT NOT NULL, connection_id TEXT, status TEXT NOT NULL,
+            stage TEXT NOT NULL, error TEXT, created_at {float} NOT NULL,
+            finished_at {float})""",
+        "CREATE INDEX deployments_by_account ON deployments (account, created_at, id)",
+        """CREATE TABLE env_vars (
+            id TEXT PRIMARY KEY, account TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,
+            is_secret INTEGER NOT NULL, created_at {float} NOT NULL,
+            updated_at {float} NOT NULL, UNIQUE (account, name))""",
+        """CREATE TABLE connections (
+            id TEXT PRIMARY KEY, account TEXT NOT NULL, name TEXT NOT NULL,
+            provider TEXT NOT NULL, credentials TEXT NOT NULL, created_at {float} NOT NULL,
+            updated_at {float} NOT NULL)""",
+        "ALTER TABLE api_keys ADD COLUMN project_id TEXT",
+        "ALTER TABLE api_keys ADD COLUMN expires_at {float}",
+        "ALTER TABLE api_keys ADD COLUMN kind TEXT NOT NULL DEFAULT 'key'",
+    ],
 ]

@@ -1,0 +1,95 @@
+"""The platform API (seed 003) under `/api`, one module per resource.
+
+Who calls: an API key (`Authorization: Bearer fbk_…`) or the operator's
+session (`Bearer fbs_…`, or the `flowbox_session` cookie); the account is
+the credential's, never a path segment, so another account's ids are
+simply not found. A key scoped to a project sees only that project. Keys
+are managed with a session only (`session_only`)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from ...accounts import ApiKey
+from ...auth import bearer
+from ...errors import Forbidden, RateLimited, Unauthorized
+from ...inputs import encode_cursor
+from ...service import Service
+from .. import service_of
+
+SESSION_COOKIE = "flowbox_session"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated caller of an /api route."""
+
+    key: ApiKey
+
+    @property
+    def account(self) -> str:
+        return self.key.account
+
+    @property
+    def project_id(self) -> str | None:
+        """The one project this caller may see, or None for all of them."""
+        return self.key.project_id
+
+    @property
+    def is_session(self) -> bool:
+        return self.key.kind == "session"
+
+
+def _secret(request: Request) -> str:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie and "authorization" not in request.headers:
+        return cookie
+    return bearer(request.headers.get("authorization"))
+
+
+def authorize(service: Service, request: Request, scope: str, rate: str | None = None,
+              *, session_only: bool = False) -> Caller:
+    """The caller, checked for `scope`, then the `rate` limiter spent."""
+    key = service.accounts.authenticate(_secret(request))
+    if key is None:
+        raise Unauthorized("invalid, revoked or expired credential", "Authorization")
+    if session_only and key.kind != "session":
+        raise Forbidden("API keys are managed with the operator's session "
+                        "(flowbox sessions create), not with an API key", "Authorization")
+    if scope not in key.scopes:
+        raise Forbidden(f"this API key lacks the {scope!r} scope", "Authorization",
+                        required_scope=scope)
+    limiter = getattr(service.limiters, rate) if rate else None
+    if limiter is not None:
+        wait = limiter.take(key.id)
+        if wait:
+            raise RateLimited(f"rate limit of {int(limiter.capacity)} {rate} requests per "
+                              "minute exceeded", wait)
+    return Caller(key)
+
+
+Work = Callable[[Service, Caller, Any], Response]
+
+
+async def call(request: Request, scope: str, work: Work, *, rate: str | None = None,
+               read: Callable[[Request], Awaitable[Any]] | None = None,
+               session_only: bool = False) -> Response:
+    """Authorizes the caller, reads the input with `read(request)`, then
+    runs `work(service, caller, input)` on a worker thread."""
+    service = service_of(request)
+    caller = authorize(service, request, scope, rate, session_only=session_only)
+    value = await read(request) if read is not None else None
+    return await run_in_threadpool(work, service, caller, value)
+
+
+def page(items: list[Any], more: bool, position: Callable[[Any], tuple[float, str]],
+         wire: Callable[[Any], dict[str, Any]]) -> JSONResponse:
+    """A list in seed 003's shape: `{data, nextCursor}`."""
+    cursor = encode_cursor(position(items[-1])) if more and items else None
+    return JSONResponse({"data": [wire(i) for i in items], "nextCursor": cursor})
