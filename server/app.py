@@ -28,6 +28,7 @@ from .routes import (
     stores,
     workflows,
 )
+from .routes import platform as api
 from .service import Service
 
 
@@ -77,7 +78,7 @@ def create_app(service: Service) -> Starlette:
         routes=[Route("/openapi.json", openapi_document), Route("/health", health),
                 *workflows.routes, *events.routes, *runs.routes, *directory.routes,
                 *stores.routes, *files.routes, *cf_scripts.routes, *cf_workflows.routes,
-                *cf_instances.routes],
+                *cf_instances.routes, *api.all_routes()],
         exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     app.state.service = service
     app.add_middleware(PerIPLimit, limiter=service.limiters.ip)

@@ -20,6 +20,9 @@ from .durable.instances import InstanceStore
 from .durable.scheduler import DurableJobs
 from .events import EventLog
 from .executor import Executor, RunJobs
+from .platform.connections import ConnectionStore
+from .platform.envvars import EnvVarStore
+from .platform.projects import ProjectStore
 from .ratelimit import Limiter
 from .runs import RunStore
 from .workflows import WorkflowStore
@@ -76,6 +79,9 @@ class Service:
             workers=config.workers, max_queued=config.max_queued,
             max_queued_per_account=config.max_queued_per_account,
             single_node=isinstance(self.db, SQLiteDatabase)))
+        self.projects = ProjectStore(self.db)
+        self.env_vars = EnvVarStore(self.db)
+        self.connections = ConnectionStore(self.db)
         self.limiters = Limiters(ip=Limiter(config.rate_global), write=Limiter(config.rate_write),
                                  events=Limiter(config.rate_events),
                                  deploy=Limiter(config.rate_deploy),

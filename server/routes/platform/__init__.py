@@ -93,3 +93,22 @@ def page(items: list[Any], more: bool, position: Callable[[Any], tuple[float, st
     """A list in seed 003's shape: `{data, nextCursor}`."""
     cursor = encode_cursor(position(items[-1])) if more and items else None
     return JSONResponse({"data": [wire(i) for i in items], "nextCursor": cursor})
+
+
+def all_routes() -> list[Any]:
+    # Imported here: the route modules import this package's helpers.
+    from . import (
+        api_keys,
+        connections,
+        deployments,
+        env_vars,
+        functions,
+        projects,
+        resources,
+        runs,
+        versions,
+        workflows,
+    )
+    return [*projects.routes, *workflows.routes, *versions.routes, *deployments.routes,
+            *runs.routes, *env_vars.routes, *connections.routes, *resources.routes,
+            *api_keys.routes, *functions.routes]
