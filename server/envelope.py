@@ -9,7 +9,7 @@ Cloudflare's, for everything under /client/v4:
     {"success": bool, "errors": [{"code": int, "message": str}], "messages": [],
      "result": ... | null, "result_info"?: {...}}
 
-The platform API's (seed 003), under /api: the object itself, a list as
+The platform API's (seed 003), under /api and /functions: the object itself, a list as
 `{"data": [...], "nextCursor": str | null}`, and an error as
 
     {"error": {"code": str, "message": str, "field"?: str}}
@@ -37,7 +37,7 @@ def ok(description: str, data: dict[str, Any] | None, status: int = 200,
 
 
 CLOUDFLARE_PREFIX = "/client/v4/"
-PLATFORM_PREFIX = "/api/"
+PLATFORM_PREFIXES = ("/api/", "/functions/")
 
 
 def cf_ok(result: Any, status: int = 200,
@@ -57,7 +57,7 @@ def failure(error: ApiError, request: Request | None = None) -> JSONResponse:
                                                             "message": message}],
                              "messages": [], "result": None},
                             status_code=error.status, headers=error.headers())
-    if request is not None and request.url.path.startswith(PLATFORM_PREFIX):
+    if request is not None and request.url.path.startswith(PLATFORM_PREFIXES):
         return JSONResponse({"error": error.to_dict()}, status_code=error.status,
                             headers=error.headers())
     return JSONResponse({"type": "response", "success": False, "description": error.title,

@@ -20,9 +20,14 @@ from .durable.instances import InstanceStore
 from .durable.scheduler import DurableJobs
 from .events import EventLog
 from .executor import Executor, RunJobs
-from .platform.connections import ConnectionStore
+from .platform import connections
+from .platform.connections import Connection, ConnectionStore
+from .platform.deploy import Deployer, DeploymentStore
 from .platform.envvars import EnvVarStore
 from .platform.projects import ProjectStore
+from .platform.runs import PlatformRuns
+from .platform.versions import VersionStore
+from .platform.workflows import PlatformWorkflowStore
 from .ratelimit import Limiter
 from .runs import RunStore
 from .workflows import WorkflowStore
@@ -34,6 +39,12 @@ def signing_key(db: Database) -> bytes:
     db.execute("INSERT INTO settings (name, value) VALUES ('signing_key', ?) "
                "ON CONFLICT (name) DO NOTHING", (os.urandom(32),))
     return bytes(db.fetchone("SELECT value FROM settings WHERE name = 'signing_key'")[0])
+
+
+def _connection_problem(connection: Connection) -> str | None:
+    """None when a connection's credentials work, else what is wrong."""
+    answer = connections.verify(connection.provider, connection.credentials)
+    return None if answer.get("valid") else str(answer.get("error", "invalid credentials"))
 
 
 @dataclass
@@ -64,7 +75,8 @@ class Service:
         self.limits = Limits(timeout=config.run_timeout,
                              memory=config.run_memory_mb * 1024 * 1024)
         self.files_limits = bindings.FilesLimits(max_object_bytes=config.max_file_bytes)
-        sources = bindings.Sources(kv=self.kv, directory=self.directory, objects=self.objects)
+        self.sources = sources = bindings.Sources(kv=self.kv, directory=self.directory,
+                                                  objects=self.objects)
         lease = config.run_timeout + 60.0
         executor = Executor(self.engine, self.workflows, sources, self.limits, self.files_limits)
         self.definitions = Definitions(self.db)
@@ -82,6 +94,13 @@ class Service:
         self.projects = ProjectStore(self.db)
         self.env_vars = EnvVarStore(self.db)
         self.connections = ConnectionStore(self.db)
+        self.platform_workflows = PlatformWorkflowStore(self.db)
+        self.versions = VersionStore(self.db)
+        self.deployments = DeploymentStore(self.db)
+        self.platform_runs = PlatformRuns(self.db)
+        self.deployer = Deployer(self.db, self.engine, self.definitions,
+                                 self.platform_workflows, self.versions, self.deployments,
+                                 self.env_vars.all, _connection_problem)
         self.limiters = Limiters(ip=Limiter(config.rate_global), write=Limiter(config.rate_write),
                                  events=Limiter(config.rate_events),
                                  deploy=Limiter(config.rate_deploy),

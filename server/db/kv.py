@@ -52,6 +52,14 @@ class SqlKV:
         entries = [_entry(r, with_value=False) for r in rows[:limit]]
         return KVPage(entries, more=len(rows) > limit)
 
+    def stores(self, account: str) -> list[str]:
+        """The names of the account's stores that hold a live key, in order."""
+        rows = self.db.fetchall(
+            """SELECT DISTINCT store FROM kv WHERE account = ?
+                 AND (expiration IS NULL OR expiration > ?) ORDER BY store""",
+            (account, int(time.time())))
+        return [str(r[0]) for r in rows]
+
 
 def _entry(row: tuple[object, ...], with_value: bool = True) -> KVEntry:
     key, value, metadata, expiration = row

@@ -68,7 +68,7 @@ class Activator:
         instance = claim.instance
         journal = SqlJournal(self.instances.db, instance.id, claim.owner)
         step = StepBinding(journal, journal.load(), max_steps=workflow.settings.max_steps)
-        artifact = self._artifact(script)
+        artifact = self.artifact(script)
         if artifact.kind == "function":
             # Seed 000's style, `(event, bindings)` with `step` among the
             # bindings: the params are the event (an event-started instance's
@@ -100,7 +100,9 @@ class Activator:
             data=bundle.data, limits=limits, entry=entry))
         return activation_outcome(result, step)
 
-    def _artifact(self, script: Script) -> Artifact:
+    def artifact(self, script: Script) -> Artifact:
+        """The script's artifact, cached; compiled again after an engine
+        upgrade."""
         key = (script.account, script.name, script.updated_at)
         cached = self._artifacts.get(key)
         if cached is not None:

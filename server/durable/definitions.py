@@ -145,9 +145,12 @@ class Definitions:
     # -- workflows -------------------------------------------------------------------
 
     def put_workflow(self, account: str, name: str, script_name: str, class_name: str,
-                     settings: Settings) -> DurableWorkflow:
+                     settings: Settings, *, workflow_id: str | None = None,
+                     version_id: str | None = None) -> DurableWorkflow:
+        """Creates or updates a workflow; the platform API deploys its
+        workflows with their own id and version id."""
         now = time.time()
-        version = str(uuid.uuid4())
+        version = version_id or str(uuid.uuid4())
         with self.db.transaction() as cur:
             cur.execute(self.db.sql(
                 "UPDATE durable_workflows SET script_name = ?, class_name = ?, version_id = ?, "
@@ -157,7 +160,8 @@ class Definitions:
                 cur.execute(self.db.sql(
                     f"INSERT INTO durable_workflows ({_WORKFLOW}) VALUES "
                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-                    (str(uuid.uuid4()), account, name, script_name, class_name, version,
+                    (workflow_id or str(uuid.uuid4()), account, name, script_name, class_name,
+                     version,
                      settings.to_json(), now, now, None))
         found = self.workflow(account, name)
         assert found is not None

@@ -32,7 +32,7 @@ from .transitions import (
     reported_status,
 )
 
-_COLUMNS = ("id, account, workflow_id, name, status, params, trigger, version_id, created_at, "
+COLUMNS = ("id, account, workflow_id, name, status, params, trigger, version_id, created_at, "
             "started_at, ended_at, modified_at, wake_at, output, error, activations, "
             "success_retention, error_retention")
 DEFAULT_RETENTION = 30 * 86_400.0
@@ -115,15 +115,15 @@ class InstanceStore:
             row = (f"ins_{secrets.token_hex(10)}", account, workflow_id, item.name, "queued",
                    json.dumps(item.params), trigger, version_id, now, None, None, now,
                    None, None, None, 0, item.success_retention, item.error_retention)
-            cur.execute(self.db.sql(f"INSERT INTO instances ({_COLUMNS}) VALUES "
+            cur.execute(self.db.sql(f"INSERT INTO instances ({COLUMNS}) VALUES "
                                     f"({', '.join('?' * len(row))})"), row)
-            created.append(_instance(row))
+            created.append(instance_from_row(row))
         return created
 
     def get(self, workflow_id: str, name: str) -> Instance | None:
-        row = self.db.fetchone(f"SELECT {_COLUMNS} FROM instances "
+        row = self.db.fetchone(f"SELECT {COLUMNS} FROM instances "
                                "WHERE workflow_id = ? AND name = ?", (workflow_id, name))
-        return _instance(row) if row else None
+        return instance_from_row(row) if row else None
 
     def page(self, workflow_id: str, *, status: str | None, since: float | None,
              until: float | None, after: tuple[float, str] | None, ascending: bool,
@@ -145,10 +145,10 @@ class InstanceStore:
             params += [after[0], after[0], after[1]]
         order = "ASC" if ascending else "DESC"
         rows = self.db.fetchall(
-            f"SELECT {_COLUMNS} FROM instances WHERE {' AND '.join(clauses)} "
+            f"SELECT {COLUMNS} FROM instances WHERE {' AND '.join(clauses)} "
             f"ORDER BY created_at {order}, id {order} LIMIT ? OFFSET ?",
             (*params, limit + 1, offset))
-        return [_instance(r) for r in rows[:limit]], len(rows) > limit
+        return [instance_from_row(r) for r in rows[:limit]], len(rows) > limit
 
     def steps(self, instance_id: str) -> list[StepRecord]:
         return read_steps(self.db, instance_id)
@@ -270,9 +270,9 @@ class InstanceStore:
                 (owner, now + lease, now, now, instance_id, now))
             if not cur.rowcount:
                 return None
-            cur.execute(self.db.sql(f"SELECT {_COLUMNS} FROM instances WHERE id = ?"),
+            cur.execute(self.db.sql(f"SELECT {COLUMNS} FROM instances WHERE id = ?"),
                         (instance_id,))
-            return Claim(_instance(cur.fetchone()), owner)
+            return Claim(instance_from_row(cur.fetchone()), owner)
 
     def finish(self, claim: Claim, outcome: Activation) -> bool:
         """Records how an activation ended; False when its owner was fenced
@@ -329,7 +329,7 @@ class InstanceStore:
         return self._delete("expires_at < ?", (now,))
 
 
-def _instance(row: Any) -> Instance:
+def instance_from_row(row: Any) -> Instance:
     def f(v: Any) -> float | None:
         return float(v) if v is not None else None
 

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..auth import authorize
-from ..inputs import read_json
+from ..inputs import parse_json_object, read_body, read_json
 from ..service import Service
 
 
@@ -42,3 +42,10 @@ async def call(request: Request, scope: str, work: Work, *, rate: str | None = N
 async def json_body(request: Request) -> dict[str, Any]:
     """The JSON object body, within the configured size."""
     return await read_json(request, service_of(request).config.max_body_bytes)
+
+
+async def optional_json_body(request: Request) -> dict[str, Any]:
+    """A JSON object body, or {} when the body is empty (SDKs send nothing
+    for calls without arguments)."""
+    body = await read_body(request, service_of(request).config.max_body_bytes)
+    return parse_json_object(body) if body.strip() else {}

@@ -22,12 +22,11 @@ from ..inputs import (
     decode_cursor,
     encode_cursor,
     parse_json,
-    parse_json_object,
     parse_time,
     read_body,
 )
 from ..service import Service
-from . import call, json_body, service_of
+from . import call, json_body, optional_json_body, service_of
 from .cf_workflows import existing, paging
 
 BASE = "/client/v4/accounts/{accountId}/workflows/{workflowName}/instances"
@@ -60,13 +59,7 @@ async def create(request: Request) -> Response:
                             batch=False)
         return cf_ok(wire.created(instance), 201)
 
-    return await call(request, "write", work, rate="events", read=_optional_object)
-
-
-async def _optional_object(request: Request) -> dict[str, Any]:
-    # The SDK sends `{}` for create() without arguments; allow an empty body too.
-    body = await read_body(request, service_of(request).config.max_body_bytes)
-    return parse_json_object(body) if body.strip() else {}
+    return await call(request, "write", work, rate="events", read=optional_json_body)
 
 
 async def _any_json(request: Request) -> Any:

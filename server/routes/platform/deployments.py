@@ -1,7 +1,131 @@
-"""(being written)"""
+"""Deployments (seed 003): deploy a version, the same as a stream of
+Server-Sent Events (one `progress` event per stage, or an `error` event
+naming the failing stage), take a workflow down, and list deployments."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-routes: list[Route] = []
+from ...errors import ApiError, Conflict, InvalidRequest, NotFound
+from ...inputs import decode_cursor, page_limit, unknown_fields
+from ...platform.connections import Connection
+from ...platform.deploy import DeployFailed, Deployment
+from ...platform.versions import Version
+from ...platform.workflows import PlatformWorkflow
+from ...service import Service
+from .. import optional_json_body
+from . import Caller, call, page
+from .workflows import owned
+
+ONE = "/api/workflows/{workflowId}"
+
+
+def _plan(service: Service, caller: Caller, request: Request,
+          body: dict[str, Any]) -> tuple[PlatformWorkflow, Version, Connection | None]:
+    """What a deploy request names, checked before anything starts."""
+    unknown_fields(body, ("connectionId", "versionId"))
+    wf = owned(service, caller, request.path_params["workflowId"])
+    version_id, connection_id = body.get("versionId"), body.get("connectionId")
+    for field, value in (("versionId", version_id), ("connectionId", connection_id)):
+        if value is not None and (not isinstance(value, str) or not value):
+            raise InvalidRequest(f"{field} must be an id", field)
+    version = (service.versions.get(caller.account, wf.id, version_id) if version_id
+               else service.versions.latest(caller.account, wf.id))
+    if version is None:
+        raise (NotFound(f"no version {version_id!r} of this workflow", "versionId")
+               if version_id else Conflict("this workflow has no version to deploy: create one "
+                                           "(POST /api/workflows/:id/versions)", "versionId"))
+    if version.locked:
+        raise Conflict(f"version {version.number} is locked; unlock it to deploy it",
+                       "versionId")
+    connection = None
+    if connection_id is not None:
+        connection = service.connections.get(caller.account, connection_id)
+        if connection is None:
+            raise NotFound(f"no connection {connection_id!r}", "connectionId")
+    return wf, version, connection
+
+
+def _failed(exc: DeployFailed, deployment_id: str | None) -> ApiError:
+    error_type = ApiError if exc.__cause__ is not None else InvalidRequest
+    return error_type(f"deploy failed at {exc.stage}: {exc.message}", code="deploy_failed",
+                      stage=exc.stage, deploymentId=deployment_id)
+
+
+async def deploy(request: Request) -> Response:
+    def work(service: Service, caller: Caller, body: dict[str, Any]) -> Response:
+        deployment_id = None
+        try:
+            for progress in service.deployer.stages(*_plan(service, caller, request, body)):
+                deployment_id = progress.detail.get("deploymentId", deployment_id)
+        except DeployFailed as exc:
+            raise _failed(exc, deployment_id) from None
+        found = service.deployments.get(caller.account, str(deployment_id))
+        assert found is not None
+        return JSONResponse(found.to_wire(), 201)
+
+    return await call(request, "deploy", work, rate="deploy", read=optional_json_body)
+
+
+def _sse(event: str, data: dict[str, Any]) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+
+
+async def deploy_stream(request: Request) -> Response:
+    def work(service: Service, caller: Caller, body: dict[str, Any]) -> Response:
+        plan = _plan(service, caller, request, body)  # bad input is an ordinary error
+
+        def events() -> Iterator[bytes]:
+            deployment_id = None
+            try:
+                for progress in service.deployer.stages(*plan):
+                    deployment_id = progress.detail.get("deploymentId", deployment_id)
+                    yield _sse("progress", {"stage": progress.stage, **progress.detail})
+            except DeployFailed as exc:
+                yield _sse("error", {"stage": exc.stage, "error": exc.message,
+                                     "deploymentId": deployment_id})
+
+        return StreamingResponse(events(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache"})
+
+    return await call(request, "deploy", work, rate="deploy", read=optional_json_body)
+
+
+async def takedown(request: Request) -> Response:
+    def work(service: Service, caller: Caller, body: dict[str, Any]) -> Response:
+        unknown_fields(body, ("connectionId",))
+        wf = owned(service, caller, request.path_params["workflowId"])
+        if wf.active_version_id is None:
+            raise Conflict("this workflow is not deployed", "workflowId")
+        service.deployer.take_down(wf)
+        return JSONResponse({"workflowId": wf.id, "activeVersionId": None,
+                             "status": "taken_down"})
+
+    return await call(request, "deploy", work, rate="deploy", read=optional_json_body)
+
+
+async def list_all(request: Request) -> Response:
+    def work(service: Service, caller: Caller, _: None) -> Response:
+        workflow_id = request.path_params.get("workflowId")
+        if workflow_id is not None:
+            owned(service, caller, workflow_id)
+        params = request.query_params
+        items, more = service.deployments.page(
+            caller.account, workflow_id=workflow_id, project_id=caller.project_id,
+            after=decode_cursor(params.get("cursor")), limit=page_limit(params.get("limit")))
+        return page(items, more, lambda d: (d.created_at, d.id), Deployment.to_wire)
+
+    return await call(request, "read", work)
+
+
+routes = [Route("/api/deployments", list_all, methods=["GET"]),
+          Route(ONE + "/deployments", list_all, methods=["GET"]),
+          Route(ONE + "/deploy", deploy, methods=["POST"]),
+          Route(ONE + "/deploy-stream", deploy_stream, methods=["POST"]),
+          Route(ONE + "/takedown", takedown, methods=["POST"])]
