@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -170,3 +171,21 @@ def test_keys_create_refuses_bad_input(tmp_path: Path, args: list[str], message:
     proc = flowbox("keys", "create", *args, "--data-dir", str(tmp_path))
     assert proc.returncode == 1 and message in proc.stderr, proc.stderr
     assert proc.stdout == ""
+
+
+def test_sessions_create_prints_an_operator_session_once(tmp_path: Path) -> None:
+    from server.accounts import Accounts
+    from server.db import SQLiteDatabase
+
+    proc = flowbox("sessions", "create", "--account", "acme", "--hours", "2",
+                   "--data-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    secret = proc.stdout.strip()
+    assert secret.startswith("fbs_") and "valid for 2 hours" in proc.stderr
+    session = Accounts(SQLiteDatabase(tmp_path / "flowbox.db")).authenticate(secret)
+    assert session is not None and session.kind == "session"
+    assert session.scopes == ("read", "write", "deploy")
+    assert session.expires_at is not None and 7100 < session.expires_at - time.time() <= 7200
+    bad = flowbox("sessions", "create", "--account", "acme", "--hours", "0",
+                  "--data-dir", str(tmp_path))
+    assert bad.returncode == 1 and "--hours" in bad.stderr and bad.stdout == ""

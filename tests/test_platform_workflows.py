@@ -332,3 +332,15 @@ def test_deploy_rate_limit(tmp_path: Path) -> None:
         r = api.post(f"workflows/{wf}/deploy", json={})
         error_of(r, 429)
         assert int(r.headers["Retry-After"]) >= 1
+
+
+def test_account_env_vars_reach_the_sandbox_and_workflow_vars_win(api: httpx.Client) -> None:
+    for name, value, secret in (("GREETING", "Howdy", False), ("REGION", "acct-region", True)):
+        created(api.post("env-vars", json={"name": name, "value": value, "isSecret": secret}))
+    wf, _ = workflow(api, env=[{"name": "GREETING", "value": "Ahoy", "isSecret": False}])
+    events = stream(api, f"workflows/{wf}/deploy-stream", {})
+    assert events[-1][1]["stage"] == "COMPLETED"
+    run = created(api.post(f"workflows/{wf}/trigger", json={"params": {"name": "Dee"}}))
+    done = run_until(api, wf, run["id"], "complete", "errored")
+    assert done["output"] == {"hello": "Ahoy, Dee", "region": "[redacted]"}
+    assert "acct-region" not in json.dumps(done)
