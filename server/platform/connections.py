@@ -24,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from bindings import S3Config, iso_time
 
 from ..db import Database
+from ..db.paging import keyset_page
 from ..errors import InvalidRequest
 from ..inputs import unknown_fields
 from .envvars import MASK
@@ -244,12 +245,9 @@ class ConnectionStore:
     def page(self, account: str, after: tuple[float, str] | None,
              limit: int) -> tuple[list[Connection], bool]:
         """Oldest first, after the (created_at, id) position `after`."""
-        at, ident = after or (-1.0, "")
-        rows = self.db.fetchall(
-            f"SELECT {_COLUMNS} FROM connections WHERE account = ? "
-            "AND (created_at > ? OR (created_at = ? AND id > ?)) ORDER BY created_at, id "
-            "LIMIT ?", (account, at, at, ident, limit + 1))
-        return [_row(r) for r in rows[:limit]], len(rows) > limit
+        rows, more = keyset_page(self.db, f"SELECT {_COLUMNS} FROM connections",
+                                 [("account", account)], after, limit)
+        return [_row(r) for r in rows], more
 
     def update(self, connection: Connection, name: str | None,
                credentials: dict[str, str] | None) -> Connection:

@@ -32,6 +32,7 @@ from bindings import Env, InvalidEnv, iso_time
 from sandbox import Artifact, ArtifactError, Engine
 
 from ..db import Database
+from ..db.paging import keyset_page
 from ..durable.definitions import Definitions, ScriptEnv, Settings
 from .connections import Connection
 from .envvars import EnvVar as AccountVar
@@ -173,23 +174,13 @@ class DeploymentStore:
     def page(self, account: str, *, workflow_id: str | None, project_id: str | None,
              after: tuple[float, str] | None, limit: int) -> tuple[list[Deployment], bool]:
         """Newest first: one workflow's, one project's, or the account's."""
-        clauses: list[str] = ["d.account = ?"]
-        params: list[Any] = [account]
-        if workflow_id is not None:
-            clauses.append("d.workflow_id = ?")
-            params.append(workflow_id)
-        if project_id is not None:
-            clauses.append("w.project_id = ?")
-            params.append(project_id)
-        if after is not None:
-            clauses.append("(d.created_at < ? OR (d.created_at = ? AND d.id < ?))")
-            params += [after[0], after[0], after[1]]
         columns = ", ".join(f"d.{c}" for c in _COLUMNS.split(", "))
-        rows = self.db.fetchall(
-            f"SELECT {columns} FROM deployments d JOIN platform_workflows w ON w.id = "
-            f"d.workflow_id WHERE {' AND '.join(clauses)} ORDER BY d.created_at DESC, "
-            "d.id DESC LIMIT ?", (*params, limit + 1))
-        return [_deployment(r) for r in rows[:limit]], len(rows) > limit
+        rows, more = keyset_page(
+            self.db, f"SELECT {columns} FROM deployments d JOIN platform_workflows w "
+            "ON w.id = d.workflow_id", [("d.account", account), ("d.workflow_id", workflow_id),
+                                        ("w.project_id", project_id)],
+            after, limit, key="d.", newest_first=True)
+        return [_deployment(r) for r in rows], more
 
 
 def _deployment(row: Any) -> Deployment:

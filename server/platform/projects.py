@@ -13,7 +13,8 @@ from typing import Any
 from bindings import iso_time
 
 from ..db import Database
-from ..errors import Conflict, InvalidRequest
+from ..db.paging import keyset_page
+from ..errors import Conflict, InvalidRequest, NotFound
 from ..inputs import unknown_fields
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -136,13 +137,9 @@ class ProjectStore:
     def page(self, account: str, only: str | None, after: tuple[float, str] | None,
              limit: int) -> tuple[list[Project], bool]:
         """Oldest first; `only` keeps one project (a project-scoped key)."""
-        at, ident = after or (-1.0, "")
-        one = "" if only is None else " AND id = ?"
-        rows = self.db.fetchall(
-            f"SELECT {_COLUMNS} FROM projects WHERE account = ?{one} "
-            "AND (created_at > ? OR (created_at = ? AND id > ?)) ORDER BY created_at, id LIMIT ?",
-            (account, *([only] if only else []), at, at, ident, limit + 1))
-        return [Project(*r) for r in rows[:limit]], len(rows) > limit
+        rows, more = keyset_page(self.db, f"SELECT {_COLUMNS} FROM projects",
+                                 [("account", account), ("id", only)], after, limit)
+        return [Project(*r) for r in rows], more
 
     def update(self, project: Project, fields: dict[str, str]) -> Project:
         now = time.time()
@@ -150,7 +147,8 @@ class ProjectStore:
         self.db.execute(f"UPDATE projects SET {sets}, updated_at = ? WHERE account = ? AND id = ?",
                         (*fields.values(), now, project.account, project.id))
         found = self.get(project.account, project.id)
-        assert found is not None
+        if found is None:  # deleted meanwhile by a concurrent request
+            raise NotFound(f"no project {project.id!r}", "id")
         return found
 
     def delete(self, project: Project) -> None:

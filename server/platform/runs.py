@@ -10,6 +10,7 @@ from bindings import Env, iso_time
 from bindings.journal import StepRecord
 
 from ..db import Database
+from ..db.paging import keyset_page
 from ..durable import wire
 from ..durable.instances import COLUMNS, Instance, instance_from_row
 from ..durable.transitions import STATUSES
@@ -48,22 +49,13 @@ class PlatformRuns:
     def page(self, account: str, *, workflow_id: str | None, project_id: str | None,
              status: str | None, after: tuple[float, str] | None,
              limit: int) -> tuple[list[Instance], bool]:
-        clauses: list[str] = ["w.account = ?"]
-        params: list[Any] = [account]
-        for column, value in (("w.id", workflow_id), ("w.project_id", project_id),
-                              ("i.status", status)):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        if after is not None:
-            clauses.append("(i.created_at < ? OR (i.created_at = ? AND i.id < ?))")
-            params += [after[0], after[0], after[1]]
         columns = ", ".join(f"i.{c}" for c in COLUMNS.split(", "))
-        rows = self.db.fetchall(
-            f"SELECT {columns} FROM instances i JOIN platform_workflows w "
-            f"ON w.id = i.workflow_id WHERE {' AND '.join(clauses)} "
-            "ORDER BY i.created_at DESC, i.id DESC LIMIT ?", (*params, limit + 1))
-        return [instance_from_row(r) for r in rows[:limit]], len(rows) > limit
+        rows, more = keyset_page(
+            self.db, f"SELECT {columns} FROM instances i JOIN platform_workflows w "
+            "ON w.id = i.workflow_id", [("w.account", account), ("w.id", workflow_id),
+                                        ("w.project_id", project_id), ("i.status", status)],
+            after, limit, key="i.", newest_first=True)
+        return [instance_from_row(r) for r in rows], more
 
     def get(self, account: str, workflow_id: str, run_id: str) -> Instance | None:
         """A run by its id (`ins_…`) or its instance id."""

@@ -19,7 +19,8 @@ from bindings import iso_time
 from bindings.env import MIN_SECRET_CHARS, NAME
 
 from ..db import Database
-from ..errors import InvalidRequest
+from ..db.paging import keyset_page
+from ..errors import InvalidRequest, NotFound
 from ..inputs import unknown_fields
 from .projects import MAX_DESCRIPTION, MAX_NAME, text
 
@@ -197,13 +198,10 @@ class PlatformWorkflowStore:
     def page(self, account: str, project_id: str | None, after: tuple[float, str] | None,
              limit: int) -> tuple[list[PlatformWorkflow], bool]:
         """Oldest first, in one project or all of the account's."""
-        at, ident = after or (-1.0, "")
-        one = "" if project_id is None else " AND project_id = ?"
-        rows = self.db.fetchall(
-            f"SELECT {_COLUMNS} FROM platform_workflows WHERE account = ?{one} "
-            "AND (created_at > ? OR (created_at = ? AND id > ?)) ORDER BY created_at, id LIMIT ?",
-            (account, *([project_id] if project_id else []), at, at, ident, limit + 1))
-        return [_workflow(r) for r in rows[:limit]], len(rows) > limit
+        rows, more = keyset_page(self.db, f"SELECT {_COLUMNS} FROM platform_workflows",
+                                 [("account", account), ("project_id", project_id)], after,
+                                 limit)
+        return [_workflow(r) for r in rows], more
 
     def update(self, wf: PlatformWorkflow, fields: dict[str, Any]) -> PlatformWorkflow:
         """Applies checked fields (by column) and returns the stored workflow."""
@@ -216,7 +214,8 @@ class PlatformWorkflowStore:
                         (*encoded.values(), max(time.time(), wf.updated_at + 1e-6), wf.account,
                          wf.id))
         found = self.get(wf.account, wf.id)
-        assert found is not None
+        if found is None:  # deleted meanwhile by a concurrent request
+            raise NotFound(f"no workflow {wf.id!r}", "workflowId")
         return found
 
     def delete(self, wf: PlatformWorkflow) -> None:
