@@ -8,6 +8,7 @@ from typing import Any
 
 from bindings import EVENT_TYPES
 
+from .openapi_platform import platform_paths, platform_schemas
 from .runs import STATUSES
 
 ACCOUNT = "/v1/accounts/{accountId}"
@@ -232,8 +233,9 @@ def document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Flowbox", "version": "0.1.0",
-                 "description": "Workflows triggered by platform events (collab-kit's API)."},
-        "paths": _paths(),
-        "components": {"schemas": _schemas(),
+                 "description": "Workflows triggered by platform events (collab-kit's API, "
+                                "under /v1) and the platform API (under /api)."},
+        "paths": {**_paths(), **platform_paths()},
+        "components": {"schemas": {**_schemas(), **platform_schemas()},
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     }

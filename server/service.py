@@ -5,6 +5,7 @@ Routes reach it as `request.app.state.service`."""
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 
 import bindings
@@ -45,6 +46,9 @@ def _connection_problem(connection: Connection) -> str | None:
     """None when a connection's credentials work, else what is wrong."""
     answer = connections.verify(connection.provider, connection.credentials)
     return None if answer.get("valid") else str(answer.get("error", "invalid credentials"))
+
+
+DEPLOY_GRACE = 600.0  # seconds: longer than any deploy takes
 
 
 @dataclass
@@ -107,6 +111,10 @@ class Service:
                                  verify=Limiter(config.rate_verify))
 
     def start(self) -> None:
+        # A deploy runs within one request: one that is still in progress now
+        # was cut off by a stop (this node's own, when it is the only one).
+        single = isinstance(self.db, SQLiteDatabase)
+        self.deployments.interrupted(time.time() - (0 if single else DEPLOY_GRACE))
         self.dispatcher.start()
         self.durable.start(self.dispatcher.submit)
 

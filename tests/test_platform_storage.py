@@ -104,6 +104,15 @@ def test_workflows_versions_deployments_and_runs(db: Any, engine: Engine) -> Non
     assert {r.name for r in [*listed, *rest]} == {"i1", "i2"}
     assert runs.get("a", wf.id, "i1") is not None and runs.get("b", wf.id, "i1") is None
 
+    # A deploy cut off by a stop is failed at the next start, a recent one kept.
+    cut = deployments.start("a", wf.id, second.id, None)
+    assert deployments.interrupted(cut.created_at - 1) == 0
+    assert deployments.interrupted(time.time() + 1) == 1
+    interrupted = deployments.get("a", cut.id)
+    assert interrupted is not None and interrupted.status == "failed"
+    assert "interrupted" in (interrupted.error or "")
+    assert deployments.get("a", d2.id).status == "active"  # type: ignore[union-attr]
+
     workflows.delete(wf)
     assert versions.all("a", wf.id) == []
     assert deployments.get("a", d2.id) is None

@@ -344,3 +344,16 @@ def test_account_env_vars_reach_the_sandbox_and_workflow_vars_win(api: httpx.Cli
     done = run_until(api, wf, run["id"], "complete", "errored")
     assert done["output"] == {"hello": "Ahoy, Dee", "region": "[redacted]"}
     assert "acct-region" not in json.dumps(done)
+
+
+def test_a_stream_reader_leaving_does_not_stop_the_deploy(api: httpx.Client) -> None:
+    wf, version = workflow(api, env=GREETER_ENV)
+    with api.stream("POST", f"workflows/{wf}/deploy-stream", json={}) as r:
+        first = next(r.iter_lines())
+        assert first == "event: progress"
+    deadline = time.monotonic() + 10
+    while api.get(f"workflows/{wf}").json()["activeVersionId"] != version:
+        assert time.monotonic() < deadline, api.get(f"workflows/{wf}/deployments").json()
+        time.sleep(0.05)
+    assert [d["status"] for d in api.get(f"workflows/{wf}/deployments").json()["data"]] == [
+        "active"]

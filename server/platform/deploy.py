@@ -24,7 +24,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,12 +51,14 @@ _COLUMNS = ("id, account, workflow_id, version_id, connection_id, status, stage,
 
 
 class DeployFailed(Exception):
-    """A stage could not complete; `stage` names it."""
+    """A stage could not complete; `stage` names it, `deployment_id` the
+    deployment that recorded the failure."""
 
     def __init__(self, stage: str, message: str) -> None:
         super().__init__(message)
         self.stage = stage
         self.message = message
+        self.deployment_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,17 @@ class DeploymentStore:
         cur.execute(self.db.sql("UPDATE deployments SET status = 'taken_down' "
                                 "WHERE workflow_id = ? AND status = 'active'"), (workflow_id,))
 
+    def interrupted(self, started_before: float) -> int:
+        """Marks deployments still in progress that started before a time as
+        failed: their node stopped mid-way (at start, a single node's own;
+        with several nodes, ones older than any deploy takes)."""
+        with self.db.transaction() as cur:
+            cur.execute(self.db.sql(
+                "UPDATE deployments SET status = 'failed', error = 'interrupted: the server "
+                "stopped during the deploy; deploy again', finished_at = ? "
+                "WHERE status = 'in_progress' AND created_at < ?"), (time.time(), started_before))
+            return int(cur.rowcount)
+
     def get(self, account: str, deployment_id: str) -> Deployment | None:
         row = self.db.fetchone(f"SELECT {_COLUMNS} FROM deployments WHERE account = ? AND id = ?",
                                (account, deployment_id))
@@ -195,8 +208,7 @@ def _deployment(row: Any) -> Deployment:
 
 @dataclass
 class Deployer:
-    """Runs deployments: `stages(...)` yields Progress as each stage starts
-    or completes, and raises DeployFailed (after recording it)."""
+    """Runs deployments stage by stage (`run`) and takes workflows down."""
 
     db: Database
     engine: Engine
@@ -207,14 +219,18 @@ class Deployer:
     account_vars: Callable[[str], list[AccountVar]]
     verify: Callable[[Connection], str | None]  # None when the credentials work
 
-    def stages(self, workflow: PlatformWorkflow, version: Version,
-               connection: Connection | None) -> Iterator[Progress]:
+    def run(self, workflow: PlatformWorkflow, version: Version, connection: Connection | None,
+            report: Callable[[Progress], None] = lambda _: None) -> Deployment:
+        """Deploys, calling `report` as each stage starts or completes; the
+        deployment as recorded, or DeployFailed (recorded too). Nothing here
+        waits on whoever reads the reports, so a stream's reader going away
+        cannot leave a deploy half done."""
         deployment = self.deployments.start(workflow.account, workflow.id, version.id,
                                             connection.id if connection else None)
         stage = STAGES[0]
         ctx = _Context(workflow, version, connection, deployment)
         try:
-            yield Progress(stage, {"deploymentId": deployment.id, "versionId": version.id})
+            report(Progress(stage, {"deploymentId": deployment.id, "versionId": version.id}))
             carried: dict[str, Any] = {}
             # (stage as a step starts, the step, the stage once it is done)
             for stage, step, done in (("GENERATING_CODE", self._code, "CODE_READY"),
@@ -223,18 +239,24 @@ class Deployer:
                                       ("DEPLOYING", self._deploy, "WORKER_DEPLOYED"),
                                       ("UPDATING_WORKFLOW", self._activate, "COMPLETED")):
                 self.deployments.stage(deployment.id, stage)
-                yield Progress(stage, carried)
+                report(Progress(stage, carried))
                 carried = step(ctx)
                 if done is not None:
-                    yield Progress(done, carried)
+                    report(Progress(done, carried))
                     carried = {}
         except DeployFailed as exc:
             self.deployments.fail(deployment.id, exc.stage, exc.message)
+            exc.deployment_id = deployment.id
             raise
         except Exception as exc:  # a bug or a storage failure: recorded, then raised
             log.exception("deployment %s failed at %s", deployment.id, stage)
             self.deployments.fail(deployment.id, stage, "internal error")
-            raise DeployFailed(stage, "internal error; the server log has the details") from exc
+            failed = DeployFailed(stage, "internal error; the server log has the details")
+            failed.deployment_id = deployment.id
+            raise failed from exc
+        found = self.deployments.get(workflow.account, deployment.id)
+        assert found is not None
+        return found
 
     def _code(self, ctx: _Context) -> dict[str, Any]:
         try:

@@ -5,6 +5,8 @@ naming the failing stage), take a workflow down, and list deployments."""
 from __future__ import annotations
 
 import json
+import queue
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +17,7 @@ from starlette.routing import Route
 from ...errors import ApiError, Conflict, InvalidRequest, NotFound
 from ...inputs import decode_cursor, page_limit, unknown_fields
 from ...platform.connections import Connection
-from ...platform.deploy import DeployFailed, Deployment
+from ...platform.deploy import DeployFailed, Deployment, Progress
 from ...platform.versions import Version
 from ...platform.workflows import PlatformWorkflow
 from ...service import Service
@@ -26,8 +28,10 @@ from .workflows import owned
 ONE = "/api/workflows/{workflowId}"
 
 
-def _plan(service: Service, caller: Caller, request: Request,
-          body: dict[str, Any]) -> tuple[PlatformWorkflow, Version, Connection | None]:
+Plan = tuple[PlatformWorkflow, Version, Connection | None]
+
+
+def _plan(service: Service, caller: Caller, request: Request, body: dict[str, Any]) -> Plan:
     """What a deploy request names, checked before anything starts."""
     unknown_fields(body, ("connectionId", "versionId"))
     wf = owned(service, caller, request.path_params["workflowId"])
@@ -52,23 +56,19 @@ def _plan(service: Service, caller: Caller, request: Request,
     return wf, version, connection
 
 
-def _failed(exc: DeployFailed, deployment_id: str | None) -> ApiError:
+def _failed(exc: DeployFailed) -> ApiError:
     error_type = ApiError if exc.__cause__ is not None else InvalidRequest
     return error_type(f"deploy failed at {exc.stage}: {exc.message}", code="deploy_failed",
-                      stage=exc.stage, deploymentId=deployment_id)
+                      stage=exc.stage, deploymentId=exc.deployment_id)
 
 
 async def deploy(request: Request) -> Response:
     def work(service: Service, caller: Caller, body: dict[str, Any]) -> Response:
-        deployment_id = None
         try:
-            for progress in service.deployer.stages(*_plan(service, caller, request, body)):
-                deployment_id = progress.detail.get("deploymentId", deployment_id)
+            deployment = service.deployer.run(*_plan(service, caller, request, body))
         except DeployFailed as exc:
-            raise _failed(exc, deployment_id) from None
-        found = service.deployments.get(caller.account, str(deployment_id))
-        assert found is not None
-        return JSONResponse(found.to_wire(), 201)
+            raise _failed(exc) from None
+        return JSONResponse(deployment.to_wire(), 201)
 
     return await call(request, "deploy", work, rate="deploy", read=optional_json_body)
 
@@ -77,21 +77,32 @@ def _sse(event: str, data: dict[str, Any]) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
+def _stream(service: Service, plan: Plan) -> Iterator[bytes]:
+    """The deploy's events as it runs on a thread of its own: a reader that
+    goes away stops reading, not deploying."""
+    reports: queue.Queue[Progress | DeployFailed | None] = queue.Queue()
+
+    def deploy() -> None:
+        try:
+            service.deployer.run(*plan, report=reports.put)
+        except DeployFailed as exc:
+            reports.put(exc)
+        finally:
+            reports.put(None)
+
+    threading.Thread(target=deploy, name="deploy", daemon=True).start()
+    while (item := reports.get()) is not None:
+        if isinstance(item, DeployFailed):
+            yield _sse("error", {"stage": item.stage, "error": item.message,
+                                 "deploymentId": item.deployment_id})
+        else:
+            yield _sse("progress", {"stage": item.stage, **item.detail})
+
+
 async def deploy_stream(request: Request) -> Response:
     def work(service: Service, caller: Caller, body: dict[str, Any]) -> Response:
         plan = _plan(service, caller, request, body)  # bad input is an ordinary error
-
-        def events() -> Iterator[bytes]:
-            deployment_id = None
-            try:
-                for progress in service.deployer.stages(*plan):
-                    deployment_id = progress.detail.get("deploymentId", deployment_id)
-                    yield _sse("progress", {"stage": progress.stage, **progress.detail})
-            except DeployFailed as exc:
-                yield _sse("error", {"stage": exc.stage, "error": exc.message,
-                                     "deploymentId": deployment_id})
-
-        return StreamingResponse(events(), media_type="text/event-stream",
+        return StreamingResponse(_stream(service, plan), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache"})
 
     return await call(request, "deploy", work, rate="deploy", read=optional_json_body)
