@@ -25,6 +25,14 @@ ID = {"type": "string", "minLength": 1}
 # What `text(..., empty=False)` accepts: something besides whitespace.
 NON_EMPTY = {"type": "string", "pattern": r"\S"}
 DEPLOYMENT_STATUSES = ("in_progress", "active", "superseded", "taken_down", "failed")
+# One event of the deploy stream: `progress` with the stage and what it found,
+# or `error` with the failing stage.
+SSE_EVENT = {"type": "object", "required": ["event", "data"], "properties": {
+    "event": {"enum": ["progress", "error"]},
+    "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": {
+        "type": "object", "required": ["stage"], "properties": {
+            "stage": {"enum": list(STAGES)}, "error": {"type": "string"},
+            "deploymentId": NULLABLE_STRING}}}}}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -328,7 +336,7 @@ def platform_paths() -> dict[str, Any]:
             scope="deploy", params=[wf_id], body=_ref("PlatformDeploy"), body_required=False)},
         f"{one_wf}/deploy-stream": {"post": _op(
             "Deploy, answered as Server-Sent Events: `progress` per stage, or `error`",
-            {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
+            {"content": {"text/event-stream": {"schema": SSE_EVENT}}},
             scope="deploy", params=[wf_id], body=_ref("PlatformDeploy"), body_required=False)},
         f"{one_wf}/takedown": {"post": _op(
             "Take a deployed workflow down", _json(_obj({

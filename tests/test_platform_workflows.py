@@ -6,6 +6,7 @@ same workflow seen through Cloudflare's API by the official SDK."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -347,13 +348,23 @@ def test_account_env_vars_reach_the_sandbox_and_workflow_vars_win(api: httpx.Cli
 
 
 def test_a_stream_reader_leaving_does_not_stop_the_deploy(api: httpx.Client) -> None:
-    wf, version = workflow(api, env=GREETER_ENV)
-    with api.stream("POST", f"workflows/{wf}/deploy-stream", json={}) as r:
-        first = next(r.iter_lines())
-        assert first == "event: progress"
-    deadline = time.monotonic() + 10
-    while api.get(f"workflows/{wf}").json()["activeVersionId"] != version:
-        assert time.monotonic() < deadline, api.get(f"workflows/{wf}/deployments").json()
-        time.sleep(0.05)
-    assert [d["status"] for d in api.get(f"workflows/{wf}/deployments").json()["data"]] == [
-        "active"]
+    wf, _ = workflow(api, env=GREETER_ENV)
+    # An S3 endpoint that accepts connections and never answers: checking the
+    # connection takes until boto3's read timeout, long after the reader left.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        connection = created(api.post("connections", json={
+            "provider": "s3", "name": "slow", "credentials": {
+                "endpoint": f"http://127.0.0.1:{silent.getsockname()[1]}", "bucket": "bkt",
+                "accessKeyId": "AKIDEXAMPLE", "secretAccessKey": "secret-example"}}))
+        with api.stream("POST", f"workflows/{wf}/deploy-stream",
+                        json={"connectionId": connection["id"]}) as r:
+            assert next(r.iter_lines()) == "event: progress"
+        deadline = time.monotonic() + 30
+        while (got := api.get(f"workflows/{wf}/deployments").json()["data"][0])[
+                "status"] == "in_progress":
+            assert time.monotonic() < deadline, got
+            time.sleep(0.1)
+    assert got["status"] == "failed" and got["stage"] == "DETECTING_BINDINGS", got
+    assert "slow" not in got["error"] and "secret-example" not in got["error"]
