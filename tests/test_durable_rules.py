@@ -101,6 +101,9 @@ def test_status_action_and_restart_point() -> None:
         "name": "charge", "count": 2, "type": "waitForEvent"}}) == ("restart", "wait:charge#2")
     with pytest.raises(InvalidRequest):
         requests.status_action({"status": "pause", "from": {"name": "x"}})
+    for kind in ({}, [], 3):  # not a step type (a dict once raised TypeError: a 500)
+        with pytest.raises(InvalidRequest):
+            requests.status_action({"status": "restart", "from": {"name": "x", "type": kind}})
 
 
 def test_script_bindings_map_to_env_and_refuse_the_unknown() -> None:

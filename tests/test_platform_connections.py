@@ -133,6 +133,8 @@ def test_r2_connection_and_paging(live: Live) -> None:
 @pytest.mark.parametrize("body, field", [
     ({"credentials": {}}, "provider"),
     ({"provider": "cloudflare", "credentials": {}}, "provider"),
+    ({"provider": {}, "credentials": {}}, "provider"),
+    ({"provider": ["s3"], "credentials": {}}, "provider"),
     ({"provider": "s3"}, "credentials"),
     ({"provider": "s3", "credentials": "x"}, "credentials"),
     ({"provider": "s3", "credentials": {"accessKeyId": "a", "secretAccessKey": "b"}},

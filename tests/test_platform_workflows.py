@@ -215,8 +215,9 @@ def test_versions_lock_revert_delete(api: httpx.Client) -> None:
                               json={"code": "export default async function ( {"}), 400, "code")
     assert error["code"] == "compile_error" and error["line"] == 1
     error_of(api.post(f"workflows/{wf}/versions", json={"ir": {}}), 400, "ir")
-    error_of(api.post(f"workflows/{wf}/versions", json={"code": "x", "language": "rust"}), 400,
-             "language")
+    for language in ("rust", {}, ["typescript"]):
+        error_of(api.post(f"workflows/{wf}/versions", json={"code": "x", "language": language}),
+                 400, "language")
     assert len(api.get(f"workflows/{wf}/versions").json()["data"]) == 2
 
 

@@ -171,7 +171,9 @@ def status_action(body: dict[str, Any]) -> tuple[str, str | None]:
     if not isinstance(start, dict) or not isinstance(start.get("name"), str):
         raise InvalidRequest("from must be {name, count?, type?}", "from")
     count = start.get("count", 1)
-    kind = {"do": "do", "sleep": "sleep", "waitForEvent": "wait"}.get(start.get("type", "do"))
+    step_type = start.get("type", "do")
+    kind = {"do": "do", "sleep": "sleep", "waitForEvent": "wait"}.get(
+        step_type if isinstance(step_type, str) else "")
     if kind is None or isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise InvalidRequest("from.type must be do, sleep or waitForEvent and from.count a "
                              "whole number from 1", "from")

@@ -104,7 +104,7 @@ def s3_config(connection: Connection, *, connect_timeout: float = 5.0,
 
 
 def check_provider(value: Any) -> str:
-    if value not in PROVIDERS:
+    if not isinstance(value, str) or value not in PROVIDERS:
         raise InvalidRequest(f"provider must be one of {', '.join(sorted(PROVIDERS))}",
                              "provider")
     return str(value)

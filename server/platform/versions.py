@@ -80,7 +80,7 @@ def submission(body: dict[str, Any]) -> tuple[str, str]:
                              "code")
     if len(code.encode()) > MAX_CODE_BYTES:
         raise InvalidRequest(f"code is larger than {MAX_CODE_BYTES} bytes", "code")
-    if language not in LANGUAGES:
+    if not isinstance(language, str) or language not in LANGUAGES:
         raise InvalidRequest('language must be "typescript" or "javascript"', "language")
     return code, language
 
