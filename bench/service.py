@@ -53,7 +53,8 @@ class Server:
         self.port = _port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "FLOWBOX_RATE_GLOBAL": "0", "FLOWBOX_RATE_WRITE": "0",
-               "FLOWBOX_RATE_EVENTS": "0", "FLOWBOX_MAX_QUEUED": "200000",
+               "FLOWBOX_RATE_EVENTS": "0", "FLOWBOX_RATE_DEPLOY": "0",
+               "FLOWBOX_MAX_QUEUED": "200000",
                "FLOWBOX_MAX_QUEUED_PER_ACCOUNT": "200000", "FLOWBOX_WORKERS": str(workers)}
         cli = [sys.executable, "-m", "server.cli"]
         self.key = subprocess.run([*cli, "keys", "create", "--account", "bench", "--scopes",
