@@ -25,6 +25,7 @@ from .platform import connections
 from .platform.connections import Connection, ConnectionStore
 from .platform.deploy import Deployer, DeploymentStore
 from .platform.envvars import EnvVarStore
+from .platform.objects import ConnectionObjects
 from .platform.projects import ProjectStore
 from .platform.runs import PlatformRuns
 from .platform.versions import VersionStore
@@ -86,9 +87,11 @@ class Service:
         self.definitions = Definitions(self.db)
         self.instances = InstanceStore(self.db)
         self.events = EventLog(self.db, self.instances)
+        self.connections = ConnectionStore(self.db)
         self.durable = DurableJobs(
             Activator(self.engine, self.definitions, self.instances, sources, self.limits,
-                      lease=lease, files_limits=self.files_limits),
+                      lease=lease, files_limits=self.files_limits,
+                      objects_for=ConnectionObjects(self.connections).for_script),
             self.instances, self.definitions)
         self.dispatcher = Dispatcher([RunJobs(self.runs, executor, lease), self.durable],
                                      DispatchConfig(
@@ -97,7 +100,6 @@ class Service:
             single_node=isinstance(self.db, SQLiteDatabase)))
         self.projects = ProjectStore(self.db)
         self.env_vars = EnvVarStore(self.db)
-        self.connections = ConnectionStore(self.db)
         self.platform_workflows = PlatformWorkflowStore(self.db)
         self.versions = VersionStore(self.db)
         self.deployments = DeploymentStore(self.db)

@@ -360,3 +360,41 @@ def test_browse_a_connections_bucket(live: Live, s3_endpoint: str, bucket: str) 
               "connectionId")
     other = live.client(live.key(account()))
     api_error(other.get(objects, params=params), 404, "not_found", "connectionId")
+
+
+# -- deploying to a connection ----------------------------------------------------------
+
+WRITER = """
+export default async function (event, { files }) {
+  try {
+    await files.put("notes/" + event.payload.name, event.payload.text);
+    return { read: await (await files.get("notes/" + event.payload.name)).text() };
+  } catch (e) {
+    return { failed: e.message };
+  }
+}
+"""
+
+
+def test_a_deploy_to_a_connection_keeps_files_in_its_bucket(live: Live, s3_endpoint: str,
+                                                            bucket: str) -> None:
+    name = account()
+    client = live.client(live.key(name))
+    connection = make(client, creds(s3_endpoint, bucket))
+    wf = ok(client.post("/api/workflows", json={"name": "writer", "kind": "script"}), 201)["id"]
+    ok(client.post(f"/api/workflows/{wf}/versions", json={"code": WRITER}), 201)
+    ok(client.post(f"/api/workflows/{wf}/deploy", json={"connectionId": connection["id"]}), 201)
+
+    public = live.client()
+    answer = ok(public.post(f"/functions/{wf}", json={"name": "a.txt", "text": "hello"}))
+    assert answer == {"read": "hello"}
+    # In the connection's bucket, under the account's prefix; not on the node.
+    body = s3(s3_endpoint).get_object(Bucket=bucket, Key=f"{name}/notes/a.txt")["Body"].read()
+    assert body == b"hello"
+    listed = ok(client.get("/api/resources/r2/buckets/default/objects"))["data"]
+    assert listed == []
+
+    ok(client.delete(f"/api/connections/{connection['id']}"))
+    failed = ok(public.post(f"/functions/{wf}", json={"name": "b.txt", "text": "x"}))
+    assert "failed" in failed and "b.txt" not in str(s3(s3_endpoint).list_objects_v2(
+        Bucket=bucket).get("Contents", []))

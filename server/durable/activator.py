@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import bindings
@@ -38,7 +39,8 @@ class Activator:
 
     def __init__(self, engine: Engine, definitions: Definitions, instances: InstanceStore,
                  sources: bindings.Sources, limits: Limits, *, lease: float,
-                 files_limits: bindings.FilesLimits | None = None) -> None:
+                 files_limits: bindings.FilesLimits | None = None,
+                 objects_for: Callable[[Script], bindings.ObjectStore] | None = None) -> None:
         self.engine = engine
         self.definitions = definitions
         self.instances = instances
@@ -46,6 +48,7 @@ class Activator:
         self.limits = limits
         self.lease = lease
         self.files_limits = files_limits
+        self.objects_for = objects_for
         self._artifacts: LRUCache[tuple[str, str, float], Artifact] = LRUCache(CACHED)
 
     def activate(self, instance_id: str, workflow: DurableWorkflow | None, node: str) -> Ended:
@@ -80,17 +83,18 @@ class Activator:
             event = {"payload": instance.params, "timestamp": instance.created_at * 1000,
                      "instanceId": instance.name}
             entry = workflow.class_name
-        bundle = bindings.build(self.sources, account=instance.account, event=event,
+        sources = self.sources_for(script)
+        bundle = bindings.build(sources, account=instance.account, event=event,
                                 env=script.env.env(), files_limits=self.files_limits,
                                 timeout=self.limits.timeout)
         capabilities = dict(bundle.capabilities)
         capabilities["step"] = step
         for binding, namespace in script.env.stores.items():
-            capabilities[binding] = bindings.StoreBinding(self.sources.kv, instance.account,
+            capabilities[binding] = bindings.StoreBinding(sources.kv, instance.account,
                                                           namespace)
         for binding in script.env.buckets:
             capabilities[binding] = bindings.FilesBinding(
-                self.sources.objects, instance.account, limits=self.files_limits)
+                sources.objects, instance.account, limits=self.files_limits)
         # Replaying a step costs a host call and running one two: the step
         # limit bounds those, so they come on top of the usual allowance.
         limits = dataclasses.replace(self.limits, host_calls=self.limits.host_calls
@@ -99,6 +103,13 @@ class Activator:
             artifact, event if entry else bundle.event, capabilities=capabilities,
             data=bundle.data, limits=limits, entry=entry))
         return activation_outcome(result, step)
+
+    def sources_for(self, script: Script) -> bindings.Sources:
+        """The storage a script's bindings use: its `files` may live in the
+        bucket of the connection it was deployed to."""
+        if self.objects_for is None or script.env.connection is None:
+            return self.sources
+        return dataclasses.replace(self.sources, objects=self.objects_for(script))
 
     def artifact(self, script: Script) -> Artifact:
         """The script's artifact, cached; compiled again after an engine

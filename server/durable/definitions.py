@@ -28,15 +28,18 @@ class ScriptEnv:
     secrets: dict[str, str] = field(default_factory=dict, repr=False)
     stores: dict[str, str] = field(default_factory=dict)
     buckets: dict[str, str] = field(default_factory=dict)
+    # The storage connection whose bucket holds `files` (a platform deploy
+    # to a connection); None for the node's own file store.
+    connection: str | None = None
 
     def to_json(self) -> str:
         return json.dumps({"vars": self.vars, "secrets": self.secrets, "stores": self.stores,
-                           "buckets": self.buckets})
+                           "buckets": self.buckets, "connection": self.connection})
 
     @classmethod
     def from_json(cls, text: str) -> ScriptEnv:
         d = json.loads(text)
-        return cls(d["vars"], d["secrets"], d["stores"], d["buckets"])
+        return cls(d["vars"], d["secrets"], d["stores"], d["buckets"], d.get("connection"))
 
     def env(self) -> bindings.Env:
         return bindings.Env(vars=self.vars, secrets=self.secrets)

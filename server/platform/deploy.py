@@ -101,12 +101,14 @@ def bindings_used(code: str) -> list[str]:
     return [name for name in BINDING_NAMES if re.search(rf"\b{name}\b", code)]
 
 
-def effective_env(account_vars: list[AccountVar], workflow: PlatformWorkflow) -> ScriptEnv:
-    """Account vars and secrets, overridden by the workflow's own by name."""
+def effective_env(account_vars: list[AccountVar], workflow: PlatformWorkflow,
+                  connection: str | None = None) -> ScriptEnv:
+    """Account vars and secrets, overridden by the workflow's own by name;
+    `files` in the connection's bucket when there is one."""
     merged = {v.name: (v.value, v.is_secret) for v in account_vars}
     merged.update({v.name: (v.value, v.is_secret) for v in workflow.env_vars})
     return ScriptEnv(vars={n: v for n, (v, s) in merged.items() if not s},
-                     secrets={n: v for n, (v, s) in merged.items() if s})
+                     secrets={n: v for n, (v, s) in merged.items() if s}, connection=connection)
 
 
 def check_env(env: ScriptEnv, code: str) -> None:
@@ -269,7 +271,8 @@ class Deployer:
         return {"kind": artifact.kind, "export": artifact.export}
 
     def _bindings(self, ctx: _Context) -> dict[str, Any]:
-        ctx.env = effective_env(self.account_vars(ctx.workflow.account), ctx.workflow)
+        ctx.env = effective_env(self.account_vars(ctx.workflow.account), ctx.workflow,
+                                ctx.connection.id if ctx.connection else None)
         check_env(ctx.env, ctx.version.source)
         if ctx.connection is not None:
             problem = self.verify(ctx.connection)

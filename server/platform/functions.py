@@ -21,12 +21,12 @@ def http_event(payload: Any, workflow_id: str) -> dict[str, Any]:
             "workflowId": workflow_id}
 
 
-def invoke(engine: Engine, activator: Activator, sources: bindings.Sources, script: Script,
-           payload: Any, limits: Limits,
+def invoke(engine: Engine, activator: Activator, script: Script, payload: Any, limits: Limits,
            files_limits: bindings.FilesLimits | None = None) -> RunResult:
-    """Runs the function once; secrets are masked in what comes back."""
+    """Runs the function once, with the storage the activator gives its
+    script; secrets are masked in what comes back."""
     event = http_event(payload, script.name)
-    bundle = bindings.build(sources, account=script.account, event=event,
+    bundle = bindings.build(activator.sources_for(script), account=script.account, event=event,
                             env=script.env.env(), files_limits=files_limits,
                             timeout=limits.timeout)
     return bundle.finish(engine.run(activator.artifact(script), bundle.event,

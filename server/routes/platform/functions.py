@@ -24,8 +24,8 @@ def _run(service: Service, workflow_id: str, payload: Any) -> Response:
     script = service.definitions.script(wf.account, wf.id) if wf is not None else None
     if wf is None or wf.kind != "script" or wf.active_version_id is None or script is None:
         raise NotFound(f"no deployed function {workflow_id!r}", "workflowId")
-    result = invoke(service.engine, service.durable.activator, service.sources, script,
-                    payload, service.limits, service.files_limits)
+    result = invoke(service.engine, service.durable.activator, script, payload, service.limits,
+                    service.files_limits)
     if result.error is not None:
         error = {k: v for k, v in result.error.to_dict().items() if k != "stack"}
         return JSONResponse({"error": {**error, "code": error.get("code", "function_error")}},
