@@ -140,11 +140,12 @@ class Accounts:
         return [_key(r) for r in rows]
 
     def revoke(self, account: str, key_id: str) -> bool:
-        """Revokes a key of this account; False when it has no such key."""
+        """Revokes a live API key of this account; False when it has no such
+        key (sessions are not keys: they end by expiring)."""
         with self.db.transaction() as cur:
             cur.execute(self.db.sql(
                 "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND account = ? "
-                "AND revoked_at IS NULL"), (time.time(), key_id, account))
+                "AND kind = 'key' AND revoked_at IS NULL"), (time.time(), key_id, account))
             revoked = bool(cur.rowcount)
         self._cache.clear()
         return revoked

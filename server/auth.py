@@ -28,12 +28,18 @@ def authorize(accounts: Accounts, header: str | None, account: str, scope: str,
         raise Unauthorized("invalid or revoked API key", "Authorization")
     if key.account != account:
         raise NotFound(f"no account {account!r}", "accountId")
+    permit(key, scope, limiter)
+    return key
+
+
+def permit(key: ApiKey, scope: str, limiter: Limiter | None = None, kind: str = "") -> None:
+    """Checks that `key` has `scope`, then spends one of the key's `kind`
+    requests from `limiter`."""
     if scope not in key.scopes:
         raise Forbidden(f"this API key lacks the {scope!r} scope", "Authorization",
                         required_scope=scope)
     if limiter is not None:
         wait = limiter.take(key.id)
         if wait:
-            raise RateLimited(f"rate limit of {int(limiter.capacity)} requests per minute "
+            raise RateLimited(f"rate limit of {int(limiter.capacity)} {kind}requests per minute "
                               "for this API key exceeded", wait)
-    return key

@@ -100,7 +100,7 @@ class Activator:
         limits = dataclasses.replace(self.limits, host_calls=self.limits.host_calls
                                      + 2 * workflow.settings.max_steps)
         result = bundle.finish(self.engine.run(
-            artifact, event if entry else bundle.event, capabilities=capabilities,
+            artifact, bundle.event, capabilities=capabilities,
             data=bundle.data, limits=limits, entry=entry))
         return activation_outcome(result, step)
 

@@ -11,6 +11,7 @@ durable step API, since it has no instance to sleep or wait in."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import re
 import secrets
@@ -163,7 +164,7 @@ class VersionStore:
 
     def set_locked(self, version: Version, locked: bool) -> Version:
         self.db.execute("UPDATE versions SET locked = ? WHERE id = ?", (int(locked), version.id))
-        return Version(**{**version.__dict__, "locked": locked})
+        return dataclasses.replace(version, locked=locked)
 
     def delete(self, version: Version, active_id: str | None) -> None:
         """Deletes a version that is neither locked nor active nor deployed."""

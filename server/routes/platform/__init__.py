@@ -17,9 +17,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ...accounts import ApiKey
-from ...auth import bearer
-from ...errors import Forbidden, RateLimited, Unauthorized
-from ...inputs import encode_cursor
+from ...auth import bearer, permit
+from ...errors import Forbidden, Unauthorized
+from ...inputs import decode_cursor, encode_cursor, page_limit
 from ...service import Service
 from .. import service_of
 
@@ -41,10 +41,6 @@ class Caller:
         """The one project this caller may see, or None for all of them."""
         return self.key.project_id
 
-    @property
-    def is_session(self) -> bool:
-        return self.key.kind == "session"
-
 
 def _secret(request: Request) -> str:
     cookie = request.cookies.get(SESSION_COOKIE)
@@ -62,15 +58,8 @@ def authorize(service: Service, request: Request, scope: str, rate: str | None =
     if session_only and key.kind != "session":
         raise Forbidden("API keys are managed with the operator's session "
                         "(flowbox sessions create), not with an API key", "Authorization")
-    if scope not in key.scopes:
-        raise Forbidden(f"this API key lacks the {scope!r} scope", "Authorization",
-                        required_scope=scope)
-    limiter = getattr(service.limiters, rate) if rate else None
-    if limiter is not None:
-        wait = limiter.take(key.id)
-        if wait:
-            raise RateLimited(f"rate limit of {int(limiter.capacity)} {rate} requests per "
-                              "minute exceeded", wait)
+    permit(key, scope, getattr(service.limiters, rate) if rate else None,
+           f"{rate} " if rate else "")
     return Caller(key)
 
 
@@ -86,6 +75,16 @@ async def call(request: Request, scope: str, work: Work, *, rate: str | None = N
     caller = authorize(service, request, scope, rate, session_only=session_only)
     value = await read(request) if read is not None else None
     return await run_in_threadpool(work, service, caller, value)
+
+
+PageQuery = tuple[int, tuple[float, str] | None]  # (limit, position after)
+
+
+async def page_query(request: Request) -> PageQuery:
+    """`limit` and `cursor` of a list route, read after authorization so a
+    caller without a credential learns nothing from how they are refused."""
+    return (page_limit(request.query_params.get("limit")),
+            decode_cursor(request.query_params.get("cursor")))
 
 
 def page(items: list[Any], more: bool, position: Callable[[Any], tuple[float, str]],

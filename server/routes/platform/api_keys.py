@@ -120,11 +120,8 @@ async def revoke(request: Request) -> Response:
     another account's or an already revoked key."""
     def work(service: Service, caller: Caller, _: None) -> Response:
         key_id = request.path_params["id"]
-        # Only keys: a session id here is not found, so this route cannot end
-        # the operator's sessions (which `keys` does not list either).
-        live = any(k.id == key_id and k.revoked_at is None
-                   for k in service.accounts.keys(caller.account))
-        if not live or not service.accounts.revoke(caller.account, key_id):
+        # A session id here is not found: `revoke` takes keys only.
+        if not service.accounts.revoke(caller.account, key_id):
             raise NotFound(f"no active API key {key_id!r}", "id")
         return JSONResponse({"id": key_id, "revoked": True})
 

@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ...errors import InvalidRequest, NotFound
-from ...inputs import decode_cursor, page_limit, unknown_fields
+from ...inputs import unknown_fields
 from ...platform.connections import (
     Connection,
     changes,
@@ -23,7 +23,7 @@ from ...platform.connections import (
 )
 from ...service import Service
 from .. import json_body
-from . import Caller, call, page
+from . import Caller, PageQuery, call, page, page_query
 
 BASE = "/api/connections"
 
@@ -37,21 +37,14 @@ def owned(service: Service, caller: Caller, connection_id: str,
     return connection
 
 
-async def _page_query(request: Request) -> tuple[int, tuple[float, str] | None]:
-    # Read after authorization, so an anonymous caller learns nothing from it.
-    return (page_limit(request.query_params.get("limit")),
-            decode_cursor(request.query_params.get("cursor")))
-
-
 async def list_connections(request: Request) -> Response:
     """`GET /api/connections`: oldest first, `{data, nextCursor}`, redacted."""
-    def work(service: Service, caller: Caller,
-             query: tuple[int, tuple[float, str] | None]) -> Response:
+    def work(service: Service, caller: Caller, query: PageQuery) -> Response:
         limit, after = query
         items, more = service.connections.page(caller.account, after, limit)
         return page(items, more, lambda c: (c.created_at, c.id), redacted)
 
-    return await call(request, "read", work, read=_page_query)
+    return await call(request, "read", work, read=page_query)
 
 
 async def create(request: Request) -> Response:

@@ -15,15 +15,15 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ...errors import ApiError, Conflict, InvalidRequest, NotFound
-from ...inputs import decode_cursor, page_limit, unknown_fields
+from ...inputs import unknown_fields
 from ...platform.connections import Connection
 from ...platform.deploy import DeployFailed, Deployment, Progress
 from ...platform.versions import Version
 from ...platform.workflows import PlatformWorkflow
 from ...service import Service
 from .. import optional_json_body
-from . import Caller, call, page
-from .workflows import owned
+from . import Caller, PageQuery, call, connections, page, page_query
+from .workflows import owned, owned_or_none
 
 ONE = "/api/workflows/{workflowId}"
 
@@ -48,11 +48,8 @@ def _plan(service: Service, caller: Caller, request: Request, body: dict[str, An
     if version.locked:
         raise Conflict(f"version {version.number} is locked; unlock it to deploy it",
                        "versionId")
-    connection = None
-    if connection_id is not None:
-        connection = service.connections.get(caller.account, connection_id)
-        if connection is None:
-            raise NotFound(f"no connection {connection_id!r}", "connectionId")
+    connection = (connections.owned(service, caller, connection_id, "connectionId")
+                  if connection_id is not None else None)
     return wf, version, connection
 
 
@@ -122,17 +119,15 @@ async def takedown(request: Request) -> Response:
 
 
 async def list_all(request: Request) -> Response:
-    def work(service: Service, caller: Caller, _: None) -> Response:
-        workflow_id = request.path_params.get("workflowId")
-        if workflow_id is not None:
-            owned(service, caller, workflow_id)
-        params = request.query_params
+    def work(service: Service, caller: Caller, query: PageQuery) -> Response:
+        limit, after = query
+        workflow_id = owned_or_none(service, caller, request.path_params.get("workflowId"))
         items, more = service.deployments.page(
             caller.account, workflow_id=workflow_id, project_id=caller.project_id,
-            after=decode_cursor(params.get("cursor")), limit=page_limit(params.get("limit")))
+            after=after, limit=limit)
         return page(items, more, lambda d: (d.created_at, d.id), Deployment.to_wire)
 
-    return await call(request, "read", work)
+    return await call(request, "read", work, read=page_query)
 
 
 routes = [Route("/api/deployments", list_all, methods=["GET"]),

@@ -11,11 +11,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ...errors import NotFound
-from ...inputs import decode_cursor, page_limit
 from ...platform.envvars import EnvVar, changes, creation
 from ...service import Service
 from .. import json_body
-from . import Caller, call, page
+from . import Caller, PageQuery, call, page, page_query
 
 BASE = "/api/env-vars"
 
@@ -28,20 +27,14 @@ def _owned(service: Service, caller: Caller, var_id: str) -> EnvVar:
     return var
 
 
-async def _page_query(request: Request) -> tuple[int, str | None]:
-    # Read after authorization, so an anonymous caller learns nothing from it.
-    after = decode_cursor(request.query_params.get("cursor"))
-    return page_limit(request.query_params.get("limit")), after[1] if after else None
-
-
 async def list_vars(request: Request) -> Response:
     """`GET /api/env-vars`: by name, `{data, nextCursor}`."""
-    def work(service: Service, caller: Caller, query: tuple[int, str | None]) -> Response:
-        limit, after = query
-        items, more = service.env_vars.page(caller.account, after, limit)
+    def work(service: Service, caller: Caller, query: PageQuery) -> Response:
+        limit, after = query  # listed by name: the cursor's id is the last name
+        items, more = service.env_vars.page(caller.account, after[1] if after else None, limit)
         return page(items, more, lambda v: (0.0, v.name), EnvVar.to_wire)
 
-    return await call(request, "read", work, read=_page_query)
+    return await call(request, "read", work, read=page_query)
 
 
 async def create(request: Request) -> Response:

@@ -12,11 +12,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ...errors import Forbidden, NotFound
-from ...inputs import decode_cursor, page_limit
 from ...platform.projects import Project, changes, creation
 from ...service import Service
 from .. import json_body
-from . import Caller, call, page
+from . import Caller, PageQuery, call, page, page_query
 
 BASE = "/api/projects"
 
@@ -30,22 +29,14 @@ def visible(service: Service, caller: Caller, project_id: str) -> Project:
     return project
 
 
-async def _page_query(request: Request) -> tuple[int, tuple[float, str] | None]:
-    # Read after authorization, so a caller without a credential learns
-    # nothing from the way its query is refused.
-    return (page_limit(request.query_params.get("limit")),
-            decode_cursor(request.query_params.get("cursor")))
-
-
 async def list_projects(request: Request) -> Response:
     """`GET /api/projects`: oldest first, `{data, nextCursor}`."""
-    def work(service: Service, caller: Caller,
-             query: tuple[int, tuple[float, str] | None]) -> Response:
+    def work(service: Service, caller: Caller, query: PageQuery) -> Response:
         limit, after = query
         items, more = service.projects.page(caller.account, caller.project_id, after, limit)
         return page(items, more, lambda p: (p.created_at, p.id), Project.to_wire)
 
-    return await call(request, "read", work, read=_page_query)
+    return await call(request, "read", work, read=page_query)
 
 
 async def create(request: Request) -> Response:

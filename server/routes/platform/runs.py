@@ -14,11 +14,10 @@ from bindings import Env
 
 from ...durable.instances import Instance
 from ...errors import NotFound
-from ...inputs import decode_cursor, page_limit
 from ...platform import runs
 from ...service import Service
-from . import Caller, call, page
-from .workflows import owned
+from . import Caller, PageQuery, call, page, page_query
+from .workflows import owned, owned_or_none
 
 ONE = "/api/workflows/{workflowId}/runs/{runId}"
 
@@ -32,18 +31,16 @@ def _run(service: Service, caller: Caller, request: Request) -> Instance:
 
 
 async def list_all(request: Request) -> Response:
-    def work(service: Service, caller: Caller, _: None) -> Response:
-        workflow_id = request.path_params.get("workflowId")
-        if workflow_id is not None:
-            owned(service, caller, workflow_id)
-        params = request.query_params
+    def work(service: Service, caller: Caller, query: PageQuery) -> Response:
+        limit, after = query
+        workflow_id = owned_or_none(service, caller, request.path_params.get("workflowId"))
         items, more = service.platform_runs.page(
             caller.account, workflow_id=workflow_id, project_id=caller.project_id,
-            status=runs.status_filter(params.get("status")),
-            after=decode_cursor(params.get("cursor")), limit=page_limit(params.get("limit")))
+            status=runs.status_filter(request.query_params.get("status")), after=after,
+            limit=limit)
         return page(items, more, lambda i: (i.created_at, i.id), runs.to_wire)
 
-    return await call(request, "read", work)
+    return await call(request, "read", work, read=page_query)
 
 
 async def get(request: Request) -> Response:

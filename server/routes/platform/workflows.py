@@ -11,13 +11,13 @@ from starlette.routing import Route
 
 from ...durable import requests
 from ...errors import Conflict, Forbidden, InvalidRequest, NotFound
-from ...inputs import decode_cursor, page_limit, unknown_fields
+from ...inputs import unknown_fields
 from ...platform import workflows as rules
 from ...platform.projects import Project
 from ...platform.workflows import PlatformWorkflow
 from ...service import Service
 from .. import json_body, optional_json_body
-from . import Caller, call, page
+from . import Caller, PageQuery, call, page, page_query
 
 BASE = "/api/workflows"
 
@@ -28,6 +28,13 @@ def owned(service: Service, caller: Caller, workflow_id: str) -> PlatformWorkflo
     if found is None:
         raise NotFound(f"no workflow {workflow_id!r}", "workflowId")
     return found
+
+
+def owned_or_none(service: Service, caller: Caller,
+                  workflow_id: str | None) -> str | None:
+    """For routes that list per workflow or across all: the caller's
+    workflow id (404 for another's), or None when the path names none."""
+    return None if workflow_id is None else owned(service, caller, workflow_id).id
 
 
 def project_for(service: Service, caller: Caller, project_id: str | None,
@@ -47,17 +54,16 @@ def project_for(service: Service, caller: Caller, project_id: str | None,
 
 
 async def list_all(request: Request) -> Response:
-    def work(service: Service, caller: Caller, _: None) -> Response:
-        params = request.query_params
-        project = params.get("projectId")
+    def work(service: Service, caller: Caller, query: PageQuery) -> Response:
+        limit, after = query
+        project = request.query_params.get("projectId")
         if project is not None:
             project_for(service, caller, project)
         items, more = service.platform_workflows.page(
-            caller.account, project or caller.project_id, decode_cursor(params.get("cursor")),
-            page_limit(params.get("limit")))
+            caller.account, project or caller.project_id, after, limit)
         return page(items, more, lambda w: (w.created_at, w.id), PlatformWorkflow.to_wire)
 
-    return await call(request, "read", work)
+    return await call(request, "read", work, read=page_query)
 
 
 async def get(request: Request) -> Response:
