@@ -28,6 +28,8 @@ MAX_SOURCE_BYTES = 4 * MiB
 _POSITION = re.compile(r":(\d+):(\d+)\)?\s*$", re.M)
 _ENTRY_HELP = ("the module must export a default async function (event, bindings) "
                "or a class that extends WorkflowEntrypoint from 'cloudflare:workers'")
+_MISSING_EXPORT = re.compile(r"Could not find export '([^']*)' in module '([^']*)'")
+_REFUSED_IMPORT = re.compile(r"cannot import '([^']*)'")
 
 
 def compile_source(engine: Engine, source: str, filename: str) -> Artifact:
@@ -36,16 +38,25 @@ def compile_source(engine: Engine, source: str, filename: str) -> Artifact:
         raise CompileError("source is empty", filename=filename)
     if len(source.encode()) > MAX_SOURCE_BYTES:
         raise CompileError(f"source is larger than {MAX_SOURCE_BYTES} bytes", filename=filename)
+    original = source
     if filename.endswith(TS_SUFFIXES):
         source = strip_types(engine, source, filename)
-    meta, bytecode = _compile_module(engine, source, filename)
+    meta, bytecode = _compile_module(engine, source, filename, original)
     kind, export = meta.get("kind"), meta.get("export")
     if kind not in ("function", "workflow") or not isinstance(export, str):
-        raise CompileError(_ENTRY_HELP, filename=filename)
+        raise CompileError(f"{_ENTRY_HELP}; {_exports_found(meta.get('exports'))} "
+                           "(this concerns the whole module, not one line)", filename=filename)
     return Artifact.sign(engine, bytecode, kind, export, filename)
 
 
-def _compile_module(engine: Engine, source: str, filename: str) -> tuple[dict[str, Any], bytes]:
+def _exports_found(names: Any) -> str:
+    if not isinstance(names, list) or not names:
+        return "it exports nothing"
+    return "it exports only " + ", ".join(repr(n) for n in names[:10])
+
+
+def _compile_module(engine: Engine, source: str, filename: str,
+                    original: str | None = None) -> tuple[dict[str, Any], bytes]:
     try:
         with Execution(engine, COMPILE_LIMITS, {}) as ex:
             out = ex.compile(source.encode(), filename)
@@ -53,15 +64,42 @@ def _compile_module(engine: Engine, source: str, filename: str) -> tuple[dict[st
         raise CompileError(f"the module's top-level code hit a limit: {exc}",
                            filename=filename) from None
     if isinstance(out, Failure):
-        raise _compile_error(out, filename)
+        raise _compile_error(out, filename, original if original is not None else source)
     return out
 
 
-def _compile_error(failure: Failure, filename: str) -> CompileError:
+def locate_import(source: str, module: str, name: str | None = None) -> tuple[int, int] | None:
+    """(line, column), 1-based, of the import of `module` in `source`: of
+    `name` within it when given, else of the module specifier."""
+    quoted = re.escape(module)
+    spec = re.compile(rf"""\bfrom\s*(["']){quoted}\1|\bimport\s*(["']){quoted}\2""")
+    for match in spec.finditer(source):
+        start = source.rfind("import", 0, match.start() + 6)
+        at = match.start()
+        if name is not None and start >= 0:
+            found = re.search(rf"\b{re.escape(name)}\b", source[start:match.start()])
+            if found is None:
+                continue
+            at = start + found.start()
+        elif name is None:
+            at = match.start() + match.group(0).find(module) - 1
+        line = source.count("\n", 0, at) + 1
+        return line, at - (source.rfind("\n", 0, at) + 1) + 1
+    return None
+
+
+def _compile_error(failure: Failure, filename: str, source: str) -> CompileError:
     line = column = None
     match = _POSITION.search(failure.stack or "")
     if match:
         line, column = int(match.group(1)), int(match.group(2))
+    else:
+        missing = _MISSING_EXPORT.search(failure.message)
+        refused = _REFUSED_IMPORT.search(failure.message)
+        where = (locate_import(source, missing.group(2), missing.group(1)) if missing
+                 else locate_import(source, refused.group(1)) if refused else None)
+        if where is not None:
+            line, column = where
     if failure.reason == "syntax":
         return CompileError(f"{failure.name}: {failure.message}", line, column, filename)
     if failure.reason == "never_settled":

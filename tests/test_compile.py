@@ -82,8 +82,79 @@ def test_typescript_error_names_line_and_column(engine: Engine) -> None:
 
 
 def test_typescript_imports_are_checked_too(engine: Engine) -> None:
-    with pytest.raises(CompileError, match="cannot import 'lodash'"):
-        engine.compile("import _ from 'lodash';\nexport default async function () {}", "w.ts")
+    with pytest.raises(CompileError, match="cannot import 'lodash'") as info:
+        engine.compile("import _ from 'lodash';\nexport default async function () { _() }",
+                       "w.ts")
+    assert (info.value.line, info.value.column) == (1, 15)
+
+
+COMMON_HEADER = """\
+import { WorkflowEntrypoint, WorkflowStep, WorkflowEvent } from "cloudflare:workers";
+import type { Env } from "./env";
+
+type Params = { email: string };
+
+export class MyWorkflow extends WorkflowEntrypoint<Env, Params> {
+  async run(event: WorkflowEvent<Params>, step: WorkflowStep): Promise<string> {
+    return `hello ${event.payload.email}`;
+  }
+}
+"""
+
+
+def test_type_only_imports_are_elided_as_tsc_does(engine: Engine) -> None:
+    art = engine.compile(COMMON_HEADER, "w.ts")
+    assert (art.kind, art.export) == ("workflow", "MyWorkflow")
+    out = engine.run(art, {"payload": {"email": "a@b.c"}})
+    assert out.error is None and out.value == "hello a@b.c"
+
+
+def test_a_type_only_name_imported_in_javascript_is_an_error_on_its_line(engine: Engine) -> None:
+    # As on Cloudflare: WorkflowStep is a TypeScript type, not a value.
+    src = "\nimport { WorkflowEntrypoint, WorkflowStep } from 'cloudflare:workers';\n" + \
+          "export class W extends WorkflowEntrypoint { async run() { return WorkflowStep } }"
+    with pytest.raises(CompileError, match="Could not find export 'WorkflowStep'") as info:
+        engine.compile(src, "w.js")
+    assert (info.value.line, info.value.column) == (2, 30)
+    assert "(w.js:2:30)" in str(info.value)
+
+
+def test_cloudflare_workers_exports_its_values(engine: Engine) -> None:
+    src = """import { WorkflowEntrypoint, WorkerEntrypoint, DurableObject, RpcTarget, env,
+                     waitUntil } from "cloudflare:workers";
+export default async function () {
+  return [typeof WorkflowEntrypoint, typeof WorkerEntrypoint, typeof DurableObject,
+          typeof RpcTarget, typeof waitUntil, env.GREETING,
+          new (class extends DurableObject {})("ctx", "e").env];
+}"""
+    out = engine.run(engine.compile(src, "w.js"), {}, data={"GREETING": "hi"})
+    assert out.error is None
+    assert out.value == ["function"] * 5 + ["hi", "e"]
+
+
+def test_env_of_cloudflare_workers_is_filled_per_execution(engine: Engine) -> None:
+    src = "import { env } from 'cloudflare:workers';\n" \
+          "export default async function () { const seen = env.N; env.N = 'changed'; return seen }"
+    art = engine.compile(src, "w.js")
+    assert engine.run(art, {}, data={"N": "one"}).value == "one"
+    assert engine.run(art, {}, data={"N": "two"}).value == "two"
+    assert engine.run(art, {}).value is None
+
+
+@pytest.mark.parametrize("specifier", ["flowbox:internal", "flowbox:anything"])
+def test_internal_modules_cannot_be_imported(engine: Engine, specifier: str) -> None:
+    with pytest.raises(CompileError, match=f"cannot import '{specifier}'") as info:
+        engine.compile(f"import {{ env }} from '{specifier}';\n"
+                       "export default async () => env", "w.js")
+    assert info.value.line == 1
+
+
+def test_module_without_entry_point_says_what_it_exports(engine: Engine) -> None:
+    with pytest.raises(CompileError) as info:
+        engine.compile("export const helper = 1;\nexport function other() {}", "w.js")
+    message = str(info.value)
+    assert "'helper'" in message and "'other'" in message
+    assert "whole module, not one line" in message and info.value.line is None
 
 
 def test_empty_source_is_refused(engine: Engine) -> None:

@@ -50,7 +50,8 @@ int fb_timers_install(JSContext *ctx);
 int64_t fb_timers_next_delay_ms(void);   /* -1: no timer pending */
 void fb_timers_fire_due(JSContext *ctx);
 /* modules.c: built-in modules and the import policy. */
-void fb_modules_install(JSRuntime *rt);
+int fb_modules_install(JSContext *ctx);
+int fb_modules_set_env(JSContext *ctx, JSValueConst bindings);
 JSValue fb_builtin_eval_script(JSContext *ctx, const char *name);
 
 #endif

@@ -26,10 +26,11 @@ FB_EXPORT("fb_init") int fb_init(void) {
     rt = JS_NewRuntime2(&fb_malloc_functions, NULL);
     if (!rt) return -1;
     JS_SetGCThreshold(rt, 1 << 20);
-    fb_modules_install(rt);
     ctx = JS_NewContext(rt);
     if (!ctx) return -1;
-    if (fb_globals_install(ctx) < 0 || fb_timers_install(ctx) < 0) return -1;
+    if (fb_modules_install(ctx) < 0 || fb_globals_install(ctx) < 0 ||
+        fb_timers_install(ctx) < 0)
+        return -1;
     adapters = JS_NewObjectProto(ctx, JS_NULL);
     return JS_HasException(ctx) ? -1 : 0;
 }
@@ -225,8 +226,11 @@ static JSValue find_entry(JSValueConst ns) {
     JS_FreeValue(ctx, def);
     JSPropertyEnum *props;
     uint32_t n;
+    /* The export names, reported when none of them is an entry point. */
+    JSValue names = JS_NewArray(ctx);
     if (JS_GetOwnPropertyNames(ctx, &props, &n, ns, JS_GPN_STRING_MASK) == 0) {
         for (uint32_t i = 0; i < n; i++) {
+            JS_SetPropertyUint32(ctx, names, i, JS_AtomToString(ctx, props[i].atom));
             JSValue v = JS_GetProperty(ctx, ns, props[i].atom);
             if (is_workflow_class(v)) {
                 JS_SetPropertyStr(ctx, meta, "export", JS_AtomToString(ctx, props[i].atom));
@@ -238,6 +242,7 @@ static JSValue find_entry(JSValueConst ns) {
         }
         JS_FreePropertyEnum(ctx, props, n);
     }
+    JS_SetPropertyStr(ctx, meta, "exports", names);
     return meta;
 }
 
@@ -439,6 +444,10 @@ uint64_t fb_run(const uint8_t *bc, uint32_t bc_len, const char *input_json, uint
     JSValue event = JS_GetPropertyStr(ctx, input, "event");
     JSValue bindings = build_bindings(input);
     JS_FreeValue(ctx, input);
+    if (!JS_IsException(bindings) && fb_modules_set_env(ctx, bindings) < 0) {
+        JS_FreeValue(ctx, bindings);
+        bindings = JS_EXCEPTION;
+    }
     JSValue result;
     if (JS_IsException(bindings)) {
         result = JS_EXCEPTION;

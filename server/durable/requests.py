@@ -80,7 +80,8 @@ def new_instance(body: Any, field: str = "body") -> NewInstance:
             raise InvalidRequest(f"unknown field {name!r}; allowed: {', '.join(allowed)}", name)
     name = (instance_id(body["instance_id"]) if body.get("instance_id") is not None
             else new_instance_name())
-    params = body.get("params")
+    # Cloudflare's engine hands code `event.payload = {}` when no params came.
+    params = body.get("params", {})
     size = len(json.dumps(params).encode())
     if size > MAX_PARAMS_BYTES:
         raise InvalidRequest(f"params are {size} bytes; the limit is {MAX_PARAMS_BYTES} bytes "

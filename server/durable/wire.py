@@ -54,7 +54,7 @@ def detail(i: Instance, steps: list[StepRecord], env: Env, *, simple: bool = Fal
         "versionId": i.version_id, "queued": iso_time(i.created_at),
         "start": _iso(i.started_at), "end": _iso(i.ended_at),
         "success": None if i.status not in ("complete", "errored") else i.status == "complete",
-        "output": env.redact_value(i.output) if i.output is not None else "",
+        "output": env.redact_value(i.output) if i.output is not None else None,
         "error": _error(error, env),
         "step_count": len(steps),
         "steps": [] if simple else [step(s, env) for s in

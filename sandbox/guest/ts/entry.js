@@ -8,7 +8,7 @@ globalThis.__flowboxStripTypes = function (code, filePath) {
     const out = transform(code, {
       transforms: ["typescript"],
       disableESTransforms: true,
-      keepUnusedImports: true,
+      keepUnusedImports: false,
       filePath,
     });
     return { code: out.code };
