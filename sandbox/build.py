@@ -30,7 +30,12 @@ SHIM_SOURCES = ("shim.c", "host.c", "alloc.c", "globals.c", "timers.c", "modules
 JS_SOURCES = {
     "cloudflare:workers": ("cloudflare_workers.js", True),
     "cloudflare:workflows": ("cloudflare_workflows.js", True),
-    "web": ("web.js", False),
+    "encoding": ("encoding.js", False),
+    "events": ("events.js", False),
+    "streams": ("streams.js", False),
+    "blob": ("blob.js", False),
+    "fetch": ("fetch.js", False),
+    "subtle": ("subtle.js", False),
     "noop_step": ("noop_step.js", False),
 }
 

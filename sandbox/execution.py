@@ -8,6 +8,7 @@ arguments, environment, preopened directories or inherited stdio.
 
 from __future__ import annotations
 
+import concurrent.futures
 import ctypes
 import json
 import time
@@ -30,7 +31,7 @@ from .errors import (
     UserError,
 )
 from .limits import Limits, Meter
-from .protocol import Capability, CapabilityError, Failure
+from .protocol import Capability, CapabilityError, Failure, Pending
 from .rawcall import RawFunc, export
 from .result import LogEntry, RunResult
 
@@ -61,6 +62,8 @@ class Execution:
         self.breach: str | None = None
         self.internal_error: str | None = None
         self._pending_reply = b""
+        self._ops: dict[int, Pending] = {}
+        self._next_op = 1
         self._started = 0.0
         self._cpu_started = 0.0
         self._deadline = 0.0
@@ -99,6 +102,11 @@ class Execution:
     def __exit__(self, *exc: object) -> None:
         self.engine.leave(self._outer)
         self.store.close()
+        for op in self._ops.values():  # ended before its operations did
+            if op.cancel is not None:
+                op.cancel()
+            op.future.cancel()
+        self._ops.clear()
 
     # -- memory --------------------------------------------------------------
 
@@ -130,7 +138,8 @@ class Execution:
             payload = json.dumps({
                 "export": entry or artifact.export, "event": event, "data": data,
                 "caps": {name: {"methods": list(cap.methods), "adapter": cap.adapter}
-                         for name, cap in self.capabilities.items()},
+                         for name, cap in self.capabilities.items()
+                         if not name.startswith(protocol.INTERNAL_PREFIX)},
             }, allow_nan=False).encode()
             bc = self._write(artifact.bytecode + b"\0" + payload)
             inp = bc + len(artifact.bytecode) + 1
@@ -212,6 +221,8 @@ class Execution:
                     reply = self._console(method, args)
                 elif cap == "timer":
                     reply = self._sleep(args)
+                elif cap == "loop":
+                    reply = self._loop(method, args)
                 elif breach := self.meter.charge_host_call():
                     self.breach = breach
                     reply = protocol.FATAL_REPLY
@@ -248,15 +259,51 @@ class Execution:
 
     def _dispatch(self, cap: str, method: str, args: list[Any]) -> bytes:
         capability = self.capabilities.get(cap)
+        if capability is None and cap == protocol.FETCH:
+            return protocol.encode_error("TypeError", "fetch is not available: this execution "
+                                                      "was given no network access")
         if capability is None or method not in capability.methods:
             return protocol.encode_error("TypeError", f"{cap}.{method} is not a function")
         try:
-            return protocol.encode_ok(capability.call(method, args))
+            value = capability.call(method, args)
+            if isinstance(value, Pending):
+                op_id, self._next_op = self._next_op, self._next_op + 1
+                self._ops[op_id] = value
+                return protocol.encode_pending(op_id)
+            return protocol.encode_ok(value)
         except CapabilityError as exc:
             return protocol.encode_error(exc.name, exc.message)
         except Exception as exc:  # a binding's bug must not crash the host or leak details
-            return protocol.encode_error("Error", f"{cap}.{method} failed: "
-                                                  f"internal error ({type(exc).__name__})")
+            return _internal(f"{cap}.{method}", exc)
+
+    def _loop(self, method: str, args: list[Any]) -> bytes:
+        """The event loop's side of operations that end later (Pending)."""
+        if method == "result":
+            op = self._ops.pop(args[0], None) if args and isinstance(args[0], int) else None
+            if op is None or not op.future.done():
+                return protocol.encode_error("Error", "no such operation has ended")
+            try:
+                return protocol.encode_ok(op.future.result())
+            except CapabilityError as exc:
+                return protocol.encode_error(exc.name, exc.message)
+            except Exception as exc:
+                return _internal("the operation", exc)
+        wanted = args[0] / 1000 if args and isinstance(args[0], int | float) and args[0] >= 0 \
+            else None
+        remaining = self._deadline - time.monotonic()
+        patience = remaining if wanted is None else min(wanted, remaining)
+        futures = [op.future for op in self._ops.values()]
+        done, _ = concurrent.futures.wait(futures, timeout=max(patience, 0),
+                                          return_when=concurrent.futures.FIRST_COMPLETED)
+        if not done and patience >= remaining:
+            self.breach = "timeout"  # nothing can end before the deadline
+            return protocol.FATAL_REPLY
+        return protocol.encode_ok([i for i, op in self._ops.items() if op.future.done()])
+
+
+def _internal(what: str, exc: Exception) -> bytes:
+    return protocol.encode_error("Error", f"{what} failed: internal error "
+                                          f"({type(exc).__name__})")
 
 
 def _too_big(what: str, size: int, limit: int) -> bytes:

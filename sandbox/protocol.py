@@ -11,6 +11,13 @@ receives `bytes` in that slot. A capability that returns `Binary(value,
 data)` sends ``o`` + JSON(value) + NUL + data, and user code's promise
 resolves to ``[value, ArrayBuffer]``. JSON text never contains a NUL.
 
+A capability that returns `Pending(future)` answers ``p`` + JSON(id): the
+guest's promise stays pending while the future runs, so that operations
+started together (fetches) are in flight together. The guest's event loop
+asks ``["loop", "wait", [ms]]`` for the ids that ended (waiting at most ms,
+or until one ends when ms is -1) and ``["loop", "result", [id]]`` for each
+one's reply.
+
 fb_compile and fb_run answer with ``o`` + payload or ``e`` + ``{"reason",
 "error"}``; see sandbox/guest/shim.c.
 """
@@ -19,10 +26,15 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+# Capabilities whose names start so are for the built-in JavaScript (fetch,
+# crypto.subtle) and never appear among the bindings user code gets.
+INTERNAL_PREFIX = "flowbox:"
+FETCH = INTERNAL_PREFIX + "fetch"  # the capability behind the guest's fetch()
 OK = ord("o")
 ERROR = ord("e")
 FATAL_REPLY = b"f"
@@ -67,6 +79,16 @@ _decode = json.JSONDecoder().decode
 
 
 @dataclass(frozen=True)
+class Pending:
+    """A capability's result that ends later: the future's result (a value
+    or Binary) or its CapabilityError becomes the reply. `cancel` is called
+    when the execution ends before the future does."""
+
+    future: Future[Any]
+    cancel: Callable[[], None] | None = None
+
+
+@dataclass(frozen=True)
 class Binary:
     """A capability's result that carries bytes beside its JSON value."""
 
@@ -102,6 +124,10 @@ def encode_ok(value: Any) -> bytes:
     if isinstance(value, Binary):
         return b"o" + _encode(value.value).encode() + b"\0" + value.data
     return b"o" + _encode(value).encode()
+
+
+def encode_pending(op_id: int) -> bytes:
+    return b"p" + str(op_id).encode()
 
 
 def encode_error(name: str, message: str) -> bytes:

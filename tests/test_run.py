@@ -115,7 +115,7 @@ def test_web_globals(run: Any) -> None:
     assert v["random"] == "number" and v["now"] is True
 
 
-def test_fetch_is_absent_with_a_clear_message(run: Any) -> None:
+def test_fetch_without_network_access_says_so(run: Any) -> None:
     r = run("export default async function () { return await fetch('https://example.com') }")
     assert isinstance(r.error, UserError) and "no network access" in r.error.reason
 

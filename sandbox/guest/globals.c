@@ -1,8 +1,8 @@
 /* Web-platform globals that workflow code expects and QuickJS lacks:
- * console (to the host), crypto, structuredClone, a fetch that explains its
- * absence, and lazily loaded TextEncoder/TextDecoder/URL/URLSearchParams
- * (js/web.js, compiled only when first touched, so runs that never use them
- * pay nothing). */
+ * console (to the host), crypto, structuredClone, and the classes written in
+ * JavaScript (js/encoding.js, events.js, streams.js, blob.js, fetch.js,
+ * subtle.js: TextEncoder, URL, Event, AbortController, streams, Blob,
+ * FormData, Headers, Request, Response, fetch, crypto.subtle, ...). */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -10,8 +10,6 @@
 #include "guest.h"
 
 static const char *const console_levels[] = {"log", "info", "warn", "error", "debug"};
-static const char *const lazy_names[] = {"TextEncoder", "TextDecoder", "URL", "URLSearchParams"};
-#define N_LAZY (sizeof(lazy_names) / sizeof(lazy_names[0]))
 
 /* ---- console ---------------------------------------------------------- */
 
@@ -214,7 +212,7 @@ void fb_globals_reset(JSContext *ctx) {
     JS_FreeValue(ctx, global);
 }
 
-/* ---- structuredClone, fetch ------------------------------------------- */
+/* ---- structuredClone --------------------------------------------------- */
 
 static JSValue js_structured_clone(JSContext *ctx, JSValueConst this_val, int argc,
                                    JSValueConst *argv) {
@@ -231,13 +229,16 @@ static JSValue js_structured_clone(JSContext *ctx, JSValueConst this_val, int ar
     return copy;
 }
 
-static JSValue js_fetch(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv) {
-    (void)this_val, (void)argc, (void)argv;
-    return JS_ThrowTypeError(ctx, "fetch is not available: Flowbox workflows have no network "
-                                  "access; use the bindings you were given");
-}
 
-/* ---- lazy web classes (js/web.js) ------------------------------------- */
+/* ---- the web platform, written in JavaScript (js/) --------------------- */
+
+/* Evaluated in this order when the guest starts, so that they are in the
+ * snapshot every execution starts from (snapshot.py): each is a function
+ * (native, g) returning the classes it defines, `g` holding those of the
+ * scripts before it. Names starting with "__" are passed on in `g` but
+ * not made globals. */
+static const char *const runtime_scripts[] = {"encoding", "events", "streams", "blob",
+                                              "fetch", "subtle"};
 
 static JSValue js_utf8_encode(JSContext *ctx, JSValueConst this_val, int argc,
                               JSValueConst *argv) {
@@ -259,57 +260,52 @@ static JSValue js_utf8_decode(JSContext *ctx, JSValueConst this_val, int argc,
     return JS_NewStringLen(ctx, (const char *)p, len);
 }
 
-static JSValue load_web(JSContext *ctx) {
-    JSValue factory = fb_builtin_eval_script(ctx, "web");
-    if (JS_IsException(factory)) return factory;
+static JSValue native_object(JSContext *ctx) {
     JSValue native = JS_NewObject(ctx);
     JS_SetPropertyStr(ctx, native, "utf8Encode",
                       JS_NewCFunction(ctx, js_utf8_encode, "utf8Encode", 1));
     JS_SetPropertyStr(ctx, native, "utf8Decode",
                       JS_NewCFunction(ctx, js_utf8_decode, "utf8Decode", 1));
-    JSValue classes = JS_Call(ctx, factory, JS_UNDEFINED, 1, (JSValueConst *)&native);
-    JS_FreeValue(ctx, factory);
-    JS_FreeValue(ctx, native);
-    return classes;
+    JS_SetPropertyStr(ctx, native, "call", JS_NewCFunction(ctx, fb_native_call, "call", 2));
+    JS_FreezeObject(ctx, native);
+    return native;
 }
 
-static JSValue js_lazy_get(JSContext *ctx, JSValueConst this_val, int argc,
-                           JSValueConst *argv, int magic) {
-    (void)this_val, (void)argc, (void)argv;
-    JSValue classes = load_web(ctx);
-    if (JS_IsException(classes)) return classes;
-    JSValue global = JS_GetGlobalObject(ctx);
-    for (size_t i = 0; i < N_LAZY; i++)
-        JS_DefinePropertyValueStr(ctx, global, lazy_names[i],
-                                  JS_GetPropertyStr(ctx, classes, lazy_names[i]),
-                                  JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE);
-    JS_FreeValue(ctx, global);
-    JSValue wanted = JS_GetPropertyStr(ctx, classes, lazy_names[magic]);
-    JS_FreeValue(ctx, classes);
-    return wanted;
-}
-
-static JSValue js_lazy_set(JSContext *ctx, JSValueConst this_val, int argc,
-                           JSValueConst *argv, int magic) {
-    (void)this_val;
-    JSValue global = JS_GetGlobalObject(ctx);
-    JS_DefinePropertyValueStr(ctx, global, lazy_names[magic],
-                              JS_DupValue(ctx, argc ? argv[0] : JS_UNDEFINED),
-                              JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE);
-    JS_FreeValue(ctx, global);
-    return JS_UNDEFINED;
-}
-
-static void install_lazy(JSContext *ctx, JSValueConst global) {
-    for (size_t i = 0; i < N_LAZY; i++) {
-        JSValue get = JS_NewCFunctionMagic(ctx, js_lazy_get, lazy_names[i], 0,
-                                           JS_CFUNC_generic_magic, (int)i);
-        JSValue set = JS_NewCFunctionMagic(ctx, js_lazy_set, lazy_names[i], 1,
-                                           JS_CFUNC_generic_magic, (int)i);
-        JSAtom atom = JS_NewAtom(ctx, lazy_names[i]);
-        JS_DefinePropertyGetSet(ctx, global, atom, get, set, JS_PROP_CONFIGURABLE);
-        JS_FreeAtom(ctx, atom);
+static int define_all(JSContext *ctx, JSValueConst from, JSValueConst global, JSValueConst g) {
+    JSPropertyEnum *props;
+    uint32_t n;
+    if (JS_GetOwnPropertyNames(ctx, &props, &n, from, JS_GPN_STRING_MASK) < 0) return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        JSValue v = JS_GetProperty(ctx, from, props[i].atom);
+        const char *name = JS_AtomToCString(ctx, props[i].atom);
+        if (name && strncmp(name, "__", 2) != 0)
+            JS_DefineProperty(ctx, global, props[i].atom, v, JS_UNDEFINED, JS_UNDEFINED,
+                              JS_PROP_HAS_VALUE | JS_PROP_HAS_WRITABLE | JS_PROP_WRITABLE |
+                              JS_PROP_HAS_CONFIGURABLE | JS_PROP_CONFIGURABLE |
+                              JS_PROP_HAS_ENUMERABLE);
+        JS_SetProperty(ctx, g, props[i].atom, v);
+        JS_FreeCString(ctx, name);
     }
+    JS_FreePropertyEnum(ctx, props, n);
+    return 0;
+}
+
+static int install_runtime(JSContext *ctx, JSValueConst global) {
+    JSValue native = native_object(ctx);
+    JSValue g = JS_NewObjectProto(ctx, JS_NULL);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < sizeof runtime_scripts / sizeof *runtime_scripts; i++) {
+        JSValue factory = fb_builtin_eval_script(ctx, runtime_scripts[i]);
+        JSValueConst args[2] = {native, g};
+        JSValue classes = JS_IsException(factory)
+            ? JS_EXCEPTION : JS_Call(ctx, factory, JS_UNDEFINED, 2, args);
+        JS_FreeValue(ctx, factory);
+        rc = JS_IsException(classes) ? -1 : define_all(ctx, classes, global, g);
+        JS_FreeValue(ctx, classes);
+    }
+    JS_FreeValue(ctx, g);
+    JS_FreeValue(ctx, native);
+    return rc;
 }
 
 int fb_globals_install(JSContext *ctx) {
@@ -317,10 +313,9 @@ int fb_globals_install(JSContext *ctx) {
     install_console(ctx, global);
     install_crypto(ctx, global);
     install_clock_and_random(ctx, global);
-    install_lazy(ctx, global);
     JS_SetPropertyStr(ctx, global, "structuredClone",
                       JS_NewCFunction(ctx, js_structured_clone, "structuredClone", 1));
-    JS_SetPropertyStr(ctx, global, "fetch", JS_NewCFunction(ctx, js_fetch, "fetch", 1));
+    int rc = install_runtime(ctx, global);
     JS_FreeValue(ctx, global);
-    return 0;
+    return rc;
 }

@@ -40,6 +40,9 @@ int fb_host_request(JSContext *ctx, const char *cap, const char *method,
                     JSValueConst args, fb_reply *reply);
 void fb_reply_free(fb_reply *reply);
 JSValue fb_capability_new(JSContext *ctx, JSValueConst name, JSValueConst methods);
+JSValue fb_native_call(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv);
+int fb_ops_pending(void);
+void fb_ops_wait(JSContext *ctx, int64_t timeout_ms);
 
 /* globals.c: console, crypto, encoding, structuredClone, fetch stub. */
 int fb_globals_install(JSContext *ctx);

@@ -3,6 +3,11 @@
  *   'o' value          the call succeeded
  *   'e' {name,message} the call failed; user code sees a rejected promise
  *   'f' (anything)     a limit was breached; the execution must stop now
+ *   'p' id             the host started an operation that ends later (a
+ *                      fetch): the promise stays pending until the event
+ *                      loop's ["loop","wait",[ms]] lists the id among those
+ *                      that ended, and ["loop","result",[id]] brings its
+ *                      reply ('o' or 'e', as above)
  * Bytes travel raw, not as JSON: the first Uint8Array argument is sent as
  * NUL, u32 argument index, bytes after the request's JSON (its slot holds
  * null), and an 'o' reply may end with NUL and bytes, which makes the
@@ -141,7 +146,94 @@ static JSValue settled_promise(JSContext *ctx, JSValue value, int rejected) {
     return promise;
 }
 
-static JSValue reply_to_promise(JSContext *ctx, fb_reply *reply) {
+/* ---- operations that end later ---------------------------------------- */
+
+typedef struct {
+    int64_t id;
+    JSValue funcs[2]; /* resolve, reject */
+} fb_op;
+
+static fb_op *ops;
+static size_t n_ops, cap_ops;
+
+int fb_ops_pending(void) { return n_ops > 0; }
+
+static JSValue pending_promise(JSContext *ctx, fb_reply *reply) {
+    JSValue idv = JS_ParseJSON(ctx, reply->json, reply->json_len, "<host>");
+    fb_reply_free(reply);
+    int64_t id;
+    if (JS_IsException(idv) || JS_ToInt64(ctx, &id, idv) < 0) {
+        JS_FreeValue(ctx, idv);
+        return JS_EXCEPTION;
+    }
+    JS_FreeValue(ctx, idv);
+    if (n_ops == cap_ops) {
+        size_t want = cap_ops ? cap_ops * 2 : 16;
+        fb_op *grown = realloc(ops, want * sizeof(fb_op));
+        if (!grown) return JS_ThrowOutOfMemory(ctx);
+        ops = grown;
+        cap_ops = want;
+    }
+    fb_op *op = &ops[n_ops];
+    JSValue promise = JS_NewPromiseCapability(ctx, op->funcs);
+    if (JS_IsException(promise)) return promise;
+    op->id = id;
+    n_ops++;
+    return promise;
+}
+
+static JSValue reply_value(JSContext *ctx, fb_reply *reply, int *rejected);
+
+/* Settles the operation `id` with its reply, fetched from the host. */
+static void complete_op(JSContext *ctx, int64_t id) {
+    size_t i = 0;
+    while (i < n_ops && ops[i].id != id) i++;
+    if (i == n_ops) return;
+    fb_op op = ops[i];
+    ops[i] = ops[--n_ops];
+    JSValue args = JS_NewArray(ctx);
+    JS_SetPropertyUint32(ctx, args, 0, JS_NewInt64(ctx, id));
+    fb_reply reply;
+    int rejected = 1;
+    JSValue value = fb_host_request(ctx, "loop", "result", args, &reply) == 0
+        ? reply_value(ctx, &reply, &rejected) : JS_EXCEPTION;
+    JS_FreeValue(ctx, args);
+    if (JS_IsException(value)) value = JS_GetException(ctx);
+    JSValue r = JS_Call(ctx, op.funcs[rejected ? 1 : 0], JS_UNDEFINED, 1, &value);
+    JS_FreeValue(ctx, r);
+    JS_FreeValue(ctx, value);
+    JS_FreeValue(ctx, op.funcs[0]);
+    JS_FreeValue(ctx, op.funcs[1]);
+}
+
+/* Blocks in the host until an operation ends or `timeout_ms` passes (-1:
+ * until one ends), then settles every operation that ended. */
+void fb_ops_wait(JSContext *ctx, int64_t timeout_ms) {
+    JSValue args = JS_NewArray(ctx);
+    JS_SetPropertyUint32(ctx, args, 0, JS_NewInt64(ctx, timeout_ms));
+    fb_reply reply;
+    int rc = fb_host_request(ctx, "loop", "wait", args, &reply);
+    JS_FreeValue(ctx, args);
+    if (rc < 0) {
+        JS_FreeValue(ctx, JS_GetException(ctx));
+        return;
+    }
+    JSValue ended = JS_ParseJSON(ctx, reply.json, reply.json_len, "<host>");
+    fb_reply_free(&reply);
+    int64_t n = 0;
+    if (JS_IsException(ended) || JS_GetLength(ctx, ended, &n) < 0) n = 0;
+    for (int64_t i = 0; i < n; i++) {
+        JSValue v = JS_GetPropertyUint32(ctx, ended, (uint32_t)i);
+        int64_t id;
+        if (JS_ToInt64(ctx, &id, v) == 0) complete_op(ctx, id);
+        JS_FreeValue(ctx, v);
+    }
+    JS_FreeValue(ctx, ended);
+}
+
+/* The reply's value: parsed JSON (paired with an ArrayBuffer when bytes
+ * came along), or the error it describes (*rejected set). */
+static JSValue reply_value(JSContext *ctx, fb_reply *reply, int *rejected) {
     JSValue value = JS_ParseJSON(ctx, reply->json, reply->json_len, "<host>");
     if (!JS_IsException(value) && reply->bytes && reply->status == 'o') {
         JSValue pair = JS_NewArray(ctx);
@@ -150,18 +242,27 @@ static JSValue reply_to_promise(JSContext *ctx, fb_reply *reply) {
                              JS_NewArrayBufferCopy(ctx, reply->bytes, reply->bytes_len));
         value = pair;
     }
+    char status = reply->status;
     fb_reply_free(reply);
-    if (JS_IsException(value)) return JS_EXCEPTION;
-    if (reply->status == 'o') return settled_promise(ctx, value, 0);
+    *rejected = status != 'o';
+    if (JS_IsException(value) || status == 'o') return value;
     JSValue err = reply_error(ctx, value);
     JS_FreeValue(ctx, value);
-    return settled_promise(ctx, err, 1);
+    return err;
 }
 
-static JSValue capability_call(JSContext *ctx, JSValueConst this_val, int argc,
-                               JSValueConst *argv, int magic, JSValueConst *data) {
-    (void)this_val;
-    (void)magic;
+static JSValue reply_to_promise(JSContext *ctx, fb_reply *reply) {
+    if (reply->status == 'p') return pending_promise(ctx, reply);
+    int rejected;
+    JSValue value = reply_value(ctx, reply, &rejected);
+    if (JS_IsException(value)) return JS_EXCEPTION;
+    return settled_promise(ctx, value, rejected);
+}
+
+/* Sends one call whose request prefix is '["cap","method",' and returns
+ * the promise of its reply. */
+static JSValue call_with_prefix(JSContext *ctx, const char *prefix, size_t prefix_len,
+                                int argc, JSValueConst *argv) {
     JSValue args = JS_NewArray(ctx);
     attachment bin = {-1, JS_UNDEFINED};
     for (int i = 0; i < argc; i++) {
@@ -173,15 +274,52 @@ static JSValue capability_call(JSContext *ctx, JSValueConst this_val, int argc,
         }
         JS_SetPropertyUint32(ctx, args, (uint32_t)i, JS_DupValue(ctx, argv[i]));
     }
-    size_t prefix_len;
-    const char *prefix = JS_ToCStringLen(ctx, &prefix_len, data[0]);
     fb_reply reply;
-    int rc = prefix ? request(ctx, prefix, prefix_len, args, &bin, &reply) : -1;
-    JS_FreeCString(ctx, prefix);
+    int rc = request(ctx, prefix, prefix_len, args, &bin, &reply);
     JS_FreeValue(ctx, args);
     /* Arguments that JSON cannot carry: reject like any async failure. */
     if (rc < 0) return settled_promise(ctx, JS_GetException(ctx), 1);
     return reply_to_promise(ctx, &reply);
+}
+
+static JSValue capability_call(JSContext *ctx, JSValueConst this_val, int argc,
+                               JSValueConst *argv, int magic, JSValueConst *data) {
+    (void)this_val;
+    (void)magic;
+    size_t prefix_len;
+    const char *prefix = JS_ToCStringLen(ctx, &prefix_len, data[0]);
+    if (!prefix) return settled_promise(ctx, JS_GetException(ctx), 1);
+    JSValue r = call_with_prefix(ctx, prefix, prefix_len, argc, argv);
+    JS_FreeCString(ctx, prefix);
+    return r;
+}
+
+/* `native.call(cap, method, ...args)` for the built-in JavaScript (fetch,
+ * crypto.subtle): like a capability method, the capability named per call. */
+JSValue fb_native_call(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv) {
+    (void)this_val;
+    if (argc < 2) return JS_ThrowTypeError(ctx, "native.call(cap, method, ...args)");
+    JSValue pair = JS_NewArray(ctx);
+    JS_SetPropertyUint32(ctx, pair, 0, JS_ToString(ctx, argv[0]));
+    JS_SetPropertyUint32(ctx, pair, 1, JS_ToString(ctx, argv[1]));
+    JSValue quoted = JS_JSONStringify(ctx, pair, JS_UNDEFINED, JS_UNDEFINED);
+    JS_FreeValue(ctx, pair);
+    size_t qlen;
+    const char *q = JS_IsString(quoted) ? JS_ToCStringLen(ctx, &qlen, quoted) : NULL;
+    JS_FreeValue(ctx, quoted);
+    if (!q) return JS_EXCEPTION;
+    char *prefix = malloc(qlen);
+    JSValue r;
+    if (!prefix) {
+        r = JS_ThrowOutOfMemory(ctx);
+    } else {
+        memcpy(prefix, q, qlen - 1);
+        prefix[qlen - 1] = ',';
+        r = call_with_prefix(ctx, prefix, qlen, argc - 2, argv + 2);
+        free(prefix);
+    }
+    JS_FreeCString(ctx, q);
+    return r;
 }
 
 /* A frozen object whose methods forward to the host capability `name`. */

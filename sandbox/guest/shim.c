@@ -161,6 +161,11 @@ static int settle(JSValueConst promise) {
         drain_jobs();
         if (JS_PromiseState(ctx, promise) != JS_PROMISE_PENDING) return 0;
         int64_t delay = fb_timers_next_delay_ms();
+        if (fb_ops_pending()) {
+            fb_ops_wait(ctx, delay);
+            fb_timers_fire_due(ctx);
+            continue;
+        }
         if (delay < 0) return -1;
         if (delay > 0) {
             JSValue args = JS_NewArray(ctx);

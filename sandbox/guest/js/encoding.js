@@ -1,6 +1,6 @@
-// TextEncoder, TextDecoder, URL and URLSearchParams. Evaluated the first
-// time user code touches one of them (see globals.c); `native` carries the
-// UTF-8 primitives implemented in C.
+// TextEncoder, TextDecoder, URL and URLSearchParams. Evaluated once when
+// the guest starts (globals.c); `native` carries the UTF-8 primitives
+// implemented in C.
 (function (native) {
   class TextEncoder {
     get encoding() {
@@ -41,21 +41,53 @@
     get ignoreBOM() {
       return this.#ignoreBOM;
     }
-    decode(input) {
-      if (input === undefined) return "";
+    #pending = null; // the incomplete sequence a streaming decode left
+    #bomSeen = false;
+
+    decode(input, options = {}) {
       let bytes;
-      if (input instanceof ArrayBuffer) bytes = new Uint8Array(input);
+      if (input === undefined) bytes = new Uint8Array(0);
+      else if (input instanceof ArrayBuffer) bytes = new Uint8Array(input);
       else if (ArrayBuffer.isView(input)) bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
       else throw new TypeError("TextDecoder.decode: argument must be an ArrayBuffer or a view");
-      if (!this.#ignoreBOM && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
+      if (this.#pending) {
+        const joined = new Uint8Array(this.#pending.length + bytes.length);
+        joined.set(this.#pending);
+        joined.set(bytes, this.#pending.length);
+        bytes = joined;
+        this.#pending = null;
+      }
+      const stream = Boolean(options?.stream);
+      if (stream) {
+        const cut = completeLength(bytes);
+        if (cut < bytes.length) this.#pending = bytes.slice(cut);
+        bytes = bytes.subarray(0, cut);
+      }
+      if (!this.#ignoreBOM && !this.#bomSeen && bytes.length >= 3 &&
+          bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
         bytes = bytes.subarray(3);
       }
+      if (bytes.length) this.#bomSeen = stream;
+      if (!stream) this.#bomSeen = false;
       const text = native.utf8Decode(bytes);
       if (this.#fatal && text.includes("\ufffd") && !roundTrips(text, bytes)) {
         throw new TypeError("TextDecoder: the input is not valid UTF-8");
       }
       return text;
     }
+  }
+
+  // How many leading bytes end on a complete UTF-8 sequence (a trailing
+  // sequence that the next chunk may finish is held back).
+  function completeLength(bytes) {
+    const n = bytes.length;
+    for (let back = 1; back <= Math.min(3, n); back++) {
+      const b = bytes[n - back];
+      if ((b & 0xc0) === 0x80) continue; // continuation byte: look further back
+      const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+      return need > back ? n - back : n;
+    }
+    return n;
   }
 
   function roundTrips(text, bytes) {
