@@ -1,8 +1,9 @@
 """The capabilities handed to user code: `store` (KV, read-only), `room`
 (room and user metadata, read-only), `files` (object storage), `event`
-and `env`. Each binding is a small host object with a dispatch table,
-written against the narrow interfaces of storage.py and scoped to one
-account before the sandbox sees it; `bundle.build` puts them together for
+and `env`, and the host side of `fetch` under the egress policy. Each
+binding is a small host object with a dispatch table, written against
+the narrow interfaces of storage.py and scoped to one account before the
+sandbox sees it; `bundle.build` puts them together for
 one execution.
 
     engine = Engine(adapters=bindings.ADAPTERS)
@@ -14,9 +15,11 @@ one execution.
 from pathlib import Path
 
 from .bundle import Bundle, Sources, build
+from .egress import Egress, EgressRefused
 from .env import Env, InvalidEnv
 from .errors import BackendUnavailable, BindingError, KeyRejected, StorageError
 from .event import EVENT_TYPES, InvalidEvent, for_sandbox, iso_time, make_event
+from .fetch import FetchBinding, FetchLimits, FetchPolicy
 from .files import FilesBinding, FilesLimits
 from .localfiles import LocalObjectStore
 from .memory import MemoryDirectory, MemoryKV
@@ -31,9 +34,10 @@ _JS = Path(__file__).parent / "js"
 ADAPTERS = {name: (_JS / f"{name}.js").read_text() for name in ("store", "files", "step")}
 
 __all__ = [
-    "ADAPTERS", "EVENT_TYPES", "BackendUnavailable", "BindingError", "Bundle", "Env",
-    "FilesBinding", "FilesLimits", "InvalidEnv", "InvalidEvent", "KVEntry", "KeyRejected",
-    "LocalObjectStore", "MemoryDirectory", "MemoryKV", "ObjectInfo", "ObjectStore", "Presence",
-    "Room", "RoomBinding", "S3Config", "S3ObjectStore", "Sources", "StorageError",
-    "StoreBinding", "User", "apply_event", "build", "for_sandbox", "iso_time", "make_event",
+    "ADAPTERS", "EVENT_TYPES", "BackendUnavailable", "BindingError", "Bundle", "Egress",
+    "EgressRefused", "Env", "FetchBinding", "FetchLimits", "FetchPolicy", "FilesBinding",
+    "FilesLimits", "InvalidEnv", "InvalidEvent", "KVEntry", "KeyRejected", "LocalObjectStore",
+    "MemoryDirectory", "MemoryKV", "ObjectInfo", "ObjectStore", "Presence", "Room", "RoomBinding",
+    "S3Config", "S3ObjectStore", "Sources", "StorageError", "StoreBinding", "User", "apply_event",
+    "build", "for_sandbox", "iso_time", "make_event",
 ]

@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox import Capability, RunResult
+from sandbox.protocol import FETCH
 
 from .env import Env
 from .event import for_sandbox
+from .fetch import FetchBinding, FetchPolicy
 from .files import FilesBinding, FilesLimits
 from .room import RoomBinding
 from .storage import Directory, KVSource, ObjectStore
@@ -37,18 +39,25 @@ class Bundle:
     env: Env = field(default_factory=Env)
 
     def finish(self, result: RunResult) -> RunResult:
-        """The result as it may leave the host: secrets masked."""
+        """The result as it may leave the host: subrequests among the logs,
+        secrets masked."""
+        fetch = self.capabilities.get(FETCH)
+        if isinstance(fetch, FetchBinding) and fetch.records:
+            entries = [r.log_entry() for r in fetch.records]
+            result.logs[:] = sorted([*result.logs, *entries], key=lambda e: e.time)
         return self.env.redact(result)
 
 
 def build(sources: Sources, *, account: str, event: dict[str, Any], env: Env | None = None,
           room_scope: str | None = None, files_limits: FilesLimits | None = None,
-          timeout: float | None = None) -> Bundle:
+          timeout: float | None = None, fetch: FetchPolicy | None = None) -> Bundle:
     """The bindings for one execution of a workflow of `account`.
 
     `room_scope` is the workflow's room when it is room-scoped: its files
     are then those of that room. `timeout` is the execution's, so that
-    binding calls give up when it has passed. User code sees the bindings
+    binding calls give up when it has passed. `fetch` lets user code make
+    subrequests under that policy (without it, fetch says there is no
+    network access). User code sees the bindings
     as `(event, {store, room, files, event, env, ...vars})`, and a workflow
     class sees the same object as `this.env`."""
     env = env or Env()
@@ -60,6 +69,8 @@ def build(sources: Sources, *, account: str, event: dict[str, Any], env: Env | N
         "files": FilesBinding(sources.objects, account, room_scope, limits=files_limits,
                               deadline=deadline),
     }
+    if fetch is not None:
+        capabilities[FETCH] = FetchBinding(fetch.egress, limits=fetch.limits, deadline=deadline)
     visible = for_sandbox(event)
     values = env.values()
     return Bundle(capabilities=capabilities, data={**values, "env": values, "event": visible},

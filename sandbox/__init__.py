@@ -29,13 +29,13 @@ from .errors import (
     UserError,
 )
 from .limits import Limits
-from .protocol import Binary, Capability, CapabilityError
+from .protocol import Binary, Capability, CapabilityError, Pending
 from .result import LogEntry, RunResult
 
 __all__ = [
     "Artifact", "ArtifactError", "Binary", "Capability", "CapabilityError", "CompileError",
     "CpuLimitExceeded", "Engine", "ExecutionFailure", "GuestCrash", "HostCallLimitExceeded",
     "LimitExceeded", "Limits", "LogEntry", "LogLimitExceeded", "MemoryLimitExceeded",
-    "NeverSettled", "ResultLimitExceeded", "RunResult", "SandboxError", "StackLimitExceeded",
-    "TimeLimitExceeded", "UserError",
+    "NeverSettled", "Pending", "ResultLimitExceeded", "RunResult", "SandboxError",
+    "StackLimitExceeded", "TimeLimitExceeded", "UserError",
 ]

@@ -56,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--data", type=Path, metavar="DIR",
                      help="a local data directory for the bindings (see README)")
     run.add_argument("--account", default="local", help="the account the run belongs to")
+    run.add_argument("--egress", choices=("public", "none"), default="public",
+                     help="where fetch may go (default public: any public address)")
+    run.add_argument("--subrequests", type=int, default=50,
+                     help="fetch calls allowed in the run (default 50)")
+    _egress_allow_flag(run)
     run.add_argument("--room-scope", metavar="ROOM",
                      help="run as a workflow scoped to this room (files are the room's)")
     run.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
@@ -82,10 +87,21 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the HTTP service (settings also from "
                                          "FLOWBOX_* environment variables)")
     for field in dataclasses.fields(Config):
+        if field.name == "egress_allow":
+            continue
         serve.add_argument("--" + field.name.replace("_", "-"), dest=field.name, default=None,
                            type=converter(field),
                            help=f"(${env_name(field.name)}; default {field.default})")
+    _egress_allow_flag(serve)
     return parser
+
+
+def _egress_allow_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--egress-allow", dest="egress_allow", action="append", default=None,
+                        metavar="HOST[:PORT]",
+                        help="a host user code's fetch may reach even when its address is "
+                             "private or loopback; repeatable "
+                             f"(${env_name('egress_allow')}, comma-separated)")
 
 
 def _database_flags(parser: argparse.ArgumentParser) -> None:
@@ -169,8 +185,13 @@ def _bundle(args: argparse.Namespace, data_dir: Path, limits: Limits) -> binding
                            secrets={**env.secrets, **_pairs("--secret", args.secret)})
     except (localdata.DataError, bindings.InvalidEnv) as exc:
         raise InputError(str(exc)) from None
+    try:
+        egress = bindings.Egress.from_flags(args.egress, args.egress_allow or ())
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    fetch = bindings.FetchPolicy(egress, bindings.FetchLimits(subrequests=args.subrequests))
     return bindings.build(sources, account=args.account, event=event, env=env,
-                          room_scope=args.room_scope, timeout=limits.timeout)
+                          room_scope=args.room_scope, timeout=limits.timeout, fetch=fetch)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -225,7 +246,10 @@ def serve(args: argparse.Namespace) -> int:
     from .service import Service
 
     try:
-        config = from_env(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Config)})
+        flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config)}
+        if flags["egress_allow"] is not None:
+            flags["egress_allow"] = ",".join(flags["egress_allow"])
+        config = from_env(**flags)
     except ConfigError as exc:
         print(f"flowbox: {exc}", file=sys.stderr)
         return EXIT_USER

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bindings import S3Config
+from bindings import Egress, S3Config
 
 
 class ConfigError(ValueError):
@@ -39,6 +39,9 @@ class Config:
     s3_endpoint: str | None = None
     s3_region: str = "auto"
     s3_prefix: str = ""
+    egress: str = "public"  # where user code's fetch may go: public or none
+    egress_allow: str = ""  # HOST[:PORT],... reachable even when private (flag repeatable)
+    subrequests: int = 50  # fetch calls per execution
 
     def s3(self) -> S3Config | None:
         """The S3 settings; credentials come from boto3's usual places
@@ -47,6 +50,15 @@ class Config:
             return None
         return S3Config(bucket=self.s3_bucket, endpoint_url=self.s3_endpoint,
                         region=self.s3_region, prefix=self.s3_prefix)
+
+    def egress_policy(self) -> Egress:
+        """The egress policy of user code's fetch."""
+        return Egress.from_flags(self.egress, allow_list(self.egress_allow))
+
+
+def allow_list(text: str) -> list[str]:
+    """The entries of a comma-separated --egress-allow value."""
+    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 def env_name(field: str) -> str:
@@ -97,3 +109,9 @@ def _check(config: Config) -> None:
         raise ConfigError("run_timeout must be more than 0 seconds")
     if not 0 < config.port < 65536:
         raise ConfigError("port must be from 1 to 65535")
+    if config.subrequests < 0:
+        raise ConfigError("subrequests must be 0 or more")
+    try:
+        config.egress_policy()
+    except ValueError as exc:
+        raise ConfigError(f"egress: {exc}") from None

@@ -38,12 +38,14 @@ class Executor:
     """Runs claims in the sandbox with the account's bindings."""
 
     def __init__(self, engine: Engine, workflows: WorkflowStore, sources: bindings.Sources,
-                 limits: Limits, files_limits: bindings.FilesLimits | None = None) -> None:
+                 limits: Limits, files_limits: bindings.FilesLimits | None = None,
+                 fetch: bindings.FetchPolicy | None = None) -> None:
         self.engine = engine
         self.workflows = workflows
         self.sources = sources
         self.limits = limits
         self.files_limits = files_limits
+        self.fetch = fetch
         self._cache: LRUCache[str, _Loaded] = LRUCache(CACHED_ARTIFACTS)
 
     def execute(self, claim: Claim) -> Outcome:
@@ -54,7 +56,7 @@ class Executor:
                                                         "this run started"}, [])
         bundle = bindings.build(self.sources, account=claim.account, event=claim.event,
                                 room_scope=loaded.room_id, files_limits=self.files_limits,
-                                timeout=self.limits.timeout)
+                                timeout=self.limits.timeout, fetch=self.fetch)
         result = bundle.finish(self.engine.run(
             loaded.artifact, bundle.event, capabilities=bundle.capabilities, data=bundle.data,
             limits=self.limits))

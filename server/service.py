@@ -83,7 +83,10 @@ class Service:
         self.sources = sources = bindings.Sources(kv=self.kv, directory=self.directory,
                                                   objects=self.objects)
         lease = config.run_timeout + 60.0
-        executor = Executor(self.engine, self.workflows, sources, self.limits, self.files_limits)
+        self.fetch = bindings.FetchPolicy(config.egress_policy(),
+                                          bindings.FetchLimits(subrequests=config.subrequests))
+        executor = Executor(self.engine, self.workflows, sources, self.limits, self.files_limits,
+                            self.fetch)
         self.definitions = Definitions(self.db)
         self.instances = InstanceStore(self.db)
         self.events = EventLog(self.db, self.instances)
@@ -91,7 +94,8 @@ class Service:
         self.durable = DurableJobs(
             Activator(self.engine, self.definitions, self.instances, sources, self.limits,
                       lease=lease, files_limits=self.files_limits,
-                      objects_for=ConnectionObjects(self.connections).for_script),
+                      objects_for=ConnectionObjects(self.connections).for_script,
+                      fetch=self.fetch),
             self.instances, self.definitions)
         self.dispatcher = Dispatcher([RunJobs(self.runs, executor, lease), self.durable],
                                      DispatchConfig(

@@ -117,10 +117,24 @@ void fb_reply_free(fb_reply *reply) {
     reply->owned = NULL;
 }
 
+/* An error of the class its name says, for the standard names (so that
+ * `e instanceof TypeError` holds); a plain Error named so otherwise. */
+static JSValue error_of_class(JSContext *ctx, JSValueConst name) {
+    const char *n = JS_IsString(name) ? JS_ToCString(ctx, name) : NULL;
+    JSValue err;
+    if (n && strcmp(n, "TypeError") == 0) err = JS_NewTypeError(ctx, "%s", "");
+    else if (n && strcmp(n, "RangeError") == 0) err = JS_NewRangeError(ctx, "%s", "");
+    else if (n && strcmp(n, "SyntaxError") == 0) err = JS_NewSyntaxError(ctx, "%s", "");
+    else if (n && strcmp(n, "ReferenceError") == 0) err = JS_NewReferenceError(ctx, "%s", "");
+    else err = JS_NewError(ctx);
+    JS_FreeCString(ctx, n);
+    return err;
+}
+
 static JSValue reply_error(JSContext *ctx, JSValueConst detail) {
-    JSValue err = JS_NewError(ctx);
     JSValue message = JS_GetPropertyStr(ctx, detail, "message");
     JSValue name = JS_GetPropertyStr(ctx, detail, "name");
+    JSValue err = error_of_class(ctx, name);
     JS_DefinePropertyValueStr(ctx, err, "message", message,
                               JS_PROP_WRITABLE | JS_PROP_CONFIGURABLE);
     if (JS_IsString(name))

@@ -40,7 +40,8 @@ class Activator:
     def __init__(self, engine: Engine, definitions: Definitions, instances: InstanceStore,
                  sources: bindings.Sources, limits: Limits, *, lease: float,
                  files_limits: bindings.FilesLimits | None = None,
-                 objects_for: Callable[[Script], bindings.ObjectStore] | None = None) -> None:
+                 objects_for: Callable[[Script], bindings.ObjectStore] | None = None,
+                 fetch: bindings.FetchPolicy | None = None) -> None:
         self.engine = engine
         self.definitions = definitions
         self.instances = instances
@@ -49,6 +50,7 @@ class Activator:
         self.lease = lease
         self.files_limits = files_limits
         self.objects_for = objects_for
+        self.fetch = fetch
         self._artifacts: LRUCache[tuple[str, str, float], Artifact] = LRUCache(CACHED)
 
     def activate(self, instance_id: str, workflow: DurableWorkflow | None, node: str) -> Ended:
@@ -86,7 +88,7 @@ class Activator:
         sources = self.sources_for(script)
         bundle = bindings.build(sources, account=instance.account, event=event,
                                 env=script.env.env(), files_limits=self.files_limits,
-                                timeout=self.limits.timeout)
+                                timeout=self.limits.timeout, fetch=self.fetch)
         capabilities = dict(bundle.capabilities)
         capabilities["step"] = step
         for binding, namespace in script.env.stores.items():

@@ -28,7 +28,7 @@ def invoke(engine: Engine, activator: Activator, script: Script, payload: Any, l
     event = http_event(payload, script.name)
     bundle = bindings.build(activator.sources_for(script), account=script.account, event=event,
                             env=script.env.env(), files_limits=files_limits,
-                            timeout=limits.timeout)
+                            timeout=limits.timeout, fetch=activator.fetch)
     return bundle.finish(engine.run(activator.artifact(script), bundle.event,
                                     capabilities=bundle.capabilities, data=bundle.data,
                                     limits=limits))
