@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import wasmtime
 from wasmtime import _bindings as ffi
 
-from . import protocol
+from . import protocol, subtle
 from .errors import (
     LIMIT_ERRORS,
     ExecutionFailure,
@@ -258,7 +258,7 @@ class Execution:
         return _OK_NULL
 
     def _dispatch(self, cap: str, method: str, args: list[Any]) -> bytes:
-        capability = self.capabilities.get(cap)
+        capability = self.capabilities.get(cap) if cap != protocol.SUBTLE else _SUBTLE
         if capability is None and cap == protocol.FETCH:
             return protocol.encode_error("TypeError", "fetch is not available: this execution "
                                                       "was given no network access")
@@ -299,6 +299,20 @@ class Execution:
             self.breach = "timeout"  # nothing can end before the deadline
             return protocol.FATAL_REPLY
         return protocol.encode_ok([i for i, op in self._ops.items() if op.future.done()])
+
+
+class _Subtle:
+    """crypto.subtle as a capability that every execution has."""
+
+    methods = ("digest", "sign", "verify", "encrypt", "decrypt", "generateKey", "importKey",
+               "exportKey", "deriveBits")
+    adapter = None
+
+    def call(self, method: str, args: list[Any]) -> Any:
+        return subtle.call(method, args)
+
+
+_SUBTLE = _Subtle()
 
 
 def _internal(what: str, exc: Exception) -> bytes:

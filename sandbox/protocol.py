@@ -35,6 +35,7 @@ from typing import Any, Protocol
 # crypto.subtle) and never appear among the bindings user code gets.
 INTERNAL_PREFIX = "flowbox:"
 FETCH = INTERNAL_PREFIX + "fetch"  # the capability behind the guest's fetch()
+SUBTLE = INTERNAL_PREFIX + "subtle"  # crypto.subtle, served by every execution (subtle.py)
 OK = ord("o")
 ERROR = ord("e")
 FATAL_REPLY = b"f"
