@@ -35,6 +35,7 @@ HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "SHA-512": hashes.SHA512}
 CURVES: dict[str, type[ec.EllipticCurve]] = {"P-256": ec.SECP256R1, "P-384": ec.SECP384R1,
                                              "P-521": ec.SECP521R1}
+_CURVE_NAMES = {cls().name: name for name, cls in CURVES.items()}
 _CURVE_BYTES = {"P-256": 32, "P-384": 48, "P-521": 66}
 _PKCS8 = (serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
           serialization.NoEncryption())
@@ -192,7 +193,7 @@ def _describe(key: Any) -> dict[str, Any]:
     """A key as the guest keeps it: kind, material and the algorithm's facts."""
     if isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
                   | ed25519.Ed25519PrivateKey):
-        out = {"kind": "private", "key": _b64(key.private_bytes(*_PKCS8)),
+        out: dict[str, Any] = {"kind": "private", "key": _b64(key.private_bytes(*_PKCS8)),
                "public": _b64(key.public_key().public_bytes(*_SPKI))}
         pub = key.public_key()
     else:
@@ -203,14 +204,14 @@ def _describe(key: Any) -> dict[str, Any]:
         out["modulusLength"] = pub.key_size
         out["publicExponent"] = _b64(numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big"))
     elif isinstance(pub, ec.EllipticCurvePublicKey):
-        out["namedCurve"] = {v.name: k for k, v in CURVES.items()}[pub.curve.name]
+        out["namedCurve"] = _CURVE_NAMES[pub.curve.name]
     return out
 
 
 def _generate(p: dict[str, Any], _data: bytes) -> dict[str, Any]:
     alg = p.get("name")
     if alg in ("HMAC", "AES-GCM", "AES-CBC"):
-        bits = int(p.get("length") or _hash(p.get("hash")).block_size * 8)
+        bits = int(p.get("length") or (_hash(p.get("hash")).block_size or 64) * 8)
         if alg != "HMAC" and bits not in (128, 192, 256):
             raise _fail(f"{alg}: length must be 128, 192 or 256", "OperationError")
         import os
@@ -252,7 +253,10 @@ def _import(p: dict[str, Any], data: bytes) -> dict[str, Any]:
 
 def _from_jwk(jwk: dict[str, Any], alg: Any) -> Any:
     kty = jwk.get("kty")
-    n = lambda name: int.from_bytes(_unb64url(jwk.get(name)), "big")  # noqa: E731
+
+    def n(name: str) -> int:
+        return int.from_bytes(_unb64url(jwk.get(name)), "big")
+
     if kty == "RSA":
         public = rsa.RSAPublicNumbers(n("e"), n("n"))
         if "d" not in jwk:
@@ -279,8 +283,8 @@ def _export(p: dict[str, Any], _data: bytes) -> Any:
         if fmt == "raw":
             return Binary(None, material)
         return {"kty": "oct", "k": _b64url(material)}
-    key = (serialization.load_der_private_key(material, password=None) if kind == "private"
-           else serialization.load_der_public_key(material))
+    key: Any = (serialization.load_der_private_key(material, password=None)
+                if kind == "private" else serialization.load_der_public_key(material))
     if fmt == "pkcs8" and kind == "private":
         return Binary(None, material)
     if fmt == "spki" and kind == "public":
@@ -310,7 +314,7 @@ def _to_jwk(key: Any) -> dict[str, Any]:
         return out
     if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
         pub_ec = key.public_key() if isinstance(key, ec.EllipticCurvePrivateKey) else key
-        crv = {v.name: k for k, v in CURVES.items()}[pub_ec.curve.name]
+        crv = _CURVE_NAMES[pub_ec.curve.name]
         size = _CURVE_BYTES[crv]
         nums = pub_ec.public_numbers()
         out = {"kty": "EC", "crv": crv, "x": b(nums.x, size), "y": b(nums.y, size)}
