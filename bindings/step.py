@@ -49,12 +49,24 @@ DEFAULT_MAX_STEPS = 10_000
 _SECONDS_BELOW = 1e11
 
 
+NON_RETRYABLE = "NonRetryableError"
+# What Cloudflare's engine reports when a NonRetryableError reached the top.
+FATAL_ERROR = {"name": "WorkflowFatalError",
+               "message": "The execution of the Workflow instance was terminated, as a step "
+                          "threw an NonRetryableError and it was not handled"}
+
+
 class StepFailed(BindingError):
-    """A step that failed for good, thrown into the code under its own name."""
+    """A step that failed for good, thrown into the code under its own name;
+    a NonRetryableError arrives as Cloudflare's engine throws it, an Error
+    whose message starts with "NonRetryableError: "."""
 
     def __init__(self, error: Mapping[str, str]) -> None:
-        super().__init__(str(error.get("message", "")))
-        self.name = str(error.get("name", "Error"))
+        name, message = str(error.get("name", "Error")), str(error.get("message", ""))
+        if name == NON_RETRYABLE:
+            name, message = "Error", f"{NON_RETRYABLE}: {message}"
+        super().__init__(message)
+        self.name = name
 
 
 class StepBinding:
@@ -76,6 +88,9 @@ class StepBinding:
         self._counters = {kind: stepconfig.StepCounter() for kind in ("do", "sleep", "wait")}
         self._policies: dict[str, stepconfig.StepConfig] = {}
         self._next_seq = max((r.seq for r in self.records.values()), default=0) + 1
+        # Messages of NonRetryableErrors thrown into the code: one that ends
+        # the run unhandled fails the instance with FATAL_ERROR.
+        self.fatal_messages: set[str] = set()
 
     @property
     def wake_at(self) -> float | None:
@@ -205,7 +220,10 @@ class StepBinding:
         if isinstance(decision, Replay):
             return {"value": decision.output}
         if isinstance(decision, Throw):
-            raise StepFailed(decision.error)
+            failed = StepFailed(decision.error)
+            if decision.error.get("name") == NON_RETRYABLE:
+                self.fatal_messages.add(failed.message)
+            raise failed
         if isinstance(decision, Suspend):
             self.wakes.append(decision.wake_at)
             return {"suspend": True}
@@ -262,4 +280,7 @@ def activation_outcome(result: RunResult, step: StepBinding) -> Activation:
         step.fail_in_flight({"name": type(result.error).__name__,
                              "message": str(result.error)})
         return Activation("waiting", wake_at=step.wake_at)
-    return Activation("errored", error=result.error.to_dict())
+    error = result.error.to_dict()
+    if error.get("message") in step.fatal_messages:
+        return Activation("errored", error=dict(FATAL_ERROR))
+    return Activation("errored", error=error)

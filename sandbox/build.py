@@ -123,18 +123,23 @@ def _write_js_sources(path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def build_wasm(force: bool = False) -> Path:
-    """Builds ``_build/flowbox.wasm`` unless it is already current."""
+def build_wasm(force: bool = False, *, baseline: bool = False) -> Path:
+    """Builds ``_build/flowbox.wasm`` unless it is already current. With
+    `baseline`, ``_build/flowbox-baseline.wasm``: the guest without the web
+    platform written in JavaScript, which bench/runtime.py compares with."""
     BUILD.mkdir(exist_ok=True)
     qjs = fetch_quickjs(BUILD)
+    variant = ("-DFB_NO_WEB_RUNTIME",) if baseline else ()
+    wasm_path = BUILD / "flowbox-baseline.wasm" if baseline else WASM_PATH
     inputs = [GUEST / f for f in SHIM_SOURCES] + [GUEST / "guest.h"]
     inputs += [GUEST / "js" / f for f, _ in JS_SOURCES.values()]
     inputs += [qjs / f for f in QUICKJS_SOURCES]
-    digest = _digest(inputs, " ".join((QUICKJS_NG_SHA256, *CFLAGS, *LDFLAGS, _clang_version())))
-    stamp = BUILD / "flowbox.wasm.stamp"
-    if not force and _up_to_date(stamp, digest, WASM_PATH):
-        return WASM_PATH
-    objs = BUILD / "obj"
+    digest = _digest(inputs, " ".join((QUICKJS_NG_SHA256, *CFLAGS, *variant, *LDFLAGS,
+                                       _clang_version())))
+    stamp = wasm_path.with_suffix(".wasm.stamp")
+    if not force and _up_to_date(stamp, digest, wasm_path):
+        return wasm_path
+    objs = BUILD / ("obj-baseline" if baseline else "obj")
     objs.mkdir(exist_ok=True)
     _write_js_sources(objs / "js_sources.h")
     jobs: list[tuple[Path, Path, tuple[str, ...]]] = [
@@ -144,15 +149,16 @@ def build_wasm(force: bool = False) -> Path:
 
     def compile_one(job: tuple[Path, Path, tuple[str, ...]]) -> None:
         src, obj, warn = job
-        _run([CLANG, *CFLAGS, *warn, f"-I{qjs}", f"-I{objs}", "-c", str(src), "-o", str(obj)])
+        _run([CLANG, *CFLAGS, *variant, *warn, f"-I{qjs}", f"-I{objs}", "-c", str(src), "-o",
+              str(obj)])
 
     with ThreadPoolExecutor() as pool:
         list(pool.map(compile_one, jobs))
-    tmp = WASM_PATH.with_suffix(".tmp")
+    tmp = wasm_path.with_suffix(".tmp")
     _run([CLANG, *CFLAGS, *LDFLAGS, *(str(o) for _, o, _ in jobs), "-o", str(tmp)])
-    tmp.replace(WASM_PATH)
+    tmp.replace(wasm_path)
     stamp.write_text(digest)
-    return WASM_PATH
+    return wasm_path
 
 
 def build_strip_types(force: bool = False) -> Path:

@@ -123,8 +123,9 @@ def test_non_retryable_error_fails_the_instance(cf: cloudflare.Cloudflare) -> No
                                   params={"name": "x", "fail": True})
     done = wait_status(cf, "f-1", ("complete", "errored"))
     assert done.status == "errored" and done.success is False
-    assert done.error is not None and done.error.name == "NonRetryableError"
-    assert "bad input" in done.error.message
+    # As Cloudflare's engine reports a NonRetryableError nobody handled.
+    assert done.error is not None and done.error.name == "WorkflowFatalError"
+    assert "threw an NonRetryableError and it was not handled" in done.error.message
 
 
 def test_list_get_and_batch(cf: cloudflare.Cloudflare) -> None:

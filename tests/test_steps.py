@@ -153,10 +153,23 @@ def test_non_retryable_error_fails_at_once_with_its_message(engine: Engine) -> N
         await step.do("never", async () => 1);"""))
     out = inst.run_to_end()
     assert out.status == "errored" and out.error is not None
-    assert out.error["name"] == "NonRetryableError"
-    assert "card declined" in out.error["message"]
+    assert out.error["name"] == "WorkflowFatalError"
+    assert "NonRetryableError and it was not handled" in out.error["message"]
     assert inst.activations == 1 and len(inst.steps()) == 1
     assert len(inst.steps()[0].attempts) == 1
+    assert inst.steps()[0].error == {"name": "NonRetryableError", "message": "card declined"}
+
+
+def test_a_caught_non_retryable_error_is_what_cloudflare_throws(engine: Engine) -> None:
+    inst = Instance(engine, workflow("""
+        try {
+          await step.do("charge", async () => { throw new NonRetryableError("card declined"); });
+        } catch (e) {
+          return [e.name, e.message, e instanceof Error];
+        }"""))
+    out = inst.run_to_end()
+    assert out.status == "complete"
+    assert out.output == ["Error", "NonRetryableError: card declined", True]
 
 
 def test_uncaught_error_outside_steps_fails_the_instance(engine: Engine) -> None:
