@@ -1,7 +1,8 @@
 """`step`: durable steps with Cloudflare Workflows semantics (seed 002),
 by replay. js/step.js shapes these raw host methods into the step API:
 
-  do(name, config)         -> {run: attempt, key} | {value} | {suspend}; throws a failed step
+  do(name, config)         -> {run: attempt, key} | {value} | {suspend} | {sleep: ms, key};
+                              throws a failed step
   done(key, outcome)       -> the same, after an attempt ended with
                               outcome {value: JSON text | null} or {error: {name, message,
                               nonRetryable}}; {value} only once the result is durable
@@ -9,6 +10,11 @@ by replay. js/step.js shapes these raw host methods into the step API:
   sleepUntil(name, millis) -> {value: null} | {suspend}
   wait(name, type, timeout)-> {value: JSON text of {payload, timestamp, type}} | {suspend};
                               throws once timed out
+  again(key)               -> the answer for a step once its {sleep} is over
+
+`{sleep: ms, key}` is a short sleep or retry delay (within `keepalive`)
+that the activation waits out itself, as Cloudflare's engine does, instead
+of suspending; so state outside the steps survives it.
 
 A step the activation cannot finish now answers `suspend`: its promise
 stays pending, the activation ends when nothing else can progress, and the
@@ -72,16 +78,22 @@ class StepFailed(BindingError):
 class StepBinding:
     """The `step` capability of one activation of one instance."""
 
-    methods = ("do", "done", "sleep", "sleepUntil", "wait")
+    methods = ("do", "done", "sleep", "sleepUntil", "wait", "again")
     adapter = "step"
 
     def __init__(self, journal: Journal, records: Mapping[str, StepRecord], *,
                  max_steps: int = DEFAULT_MAX_STEPS,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 keepalive: float = 0.0, deadline: float | None = None) -> None:
+        """`keepalive` seconds: a sleep or retry delay that ends within them
+        (and before `deadline`, by `clock`) is waited out in this activation,
+        as Cloudflare's engine does, instead of suspending it."""
         self.journal = journal
         self.records = dict(records)
         self.max_steps = max_steps
         self.clock = clock
+        self.keepalive = keepalive
+        self.deadline = deadline
         self.wakes: list[float] = []  # when each suspended step can next progress
         # key -> the running attempt's start, by the clock and by monotonic time
         self.in_flight: dict[str, tuple[float, float]] = {}
@@ -107,6 +119,8 @@ class StepBinding:
             return self.sleep(args[0], args[1])
         if method == "sleepUntil":
             return self.sleep_until(args[0], args[1])
+        if method == "again":
+            return self.again(args[0])
         return self.wait(args[0], args[1], args[2])
 
     # -- step.do ---------------------------------------------------------------
@@ -200,7 +214,25 @@ class StepBinding:
                 self._save(record)
         return self._answer(key, decide_wait(record, now))
 
+    def again(self, key: Any) -> dict[str, Any]:
+        """Decides once more for a step this activation waited on (a
+        `{"sleep": ms, "key"}` answer), now that the wait is over."""
+        record = self.records.get(key) if isinstance(key, str) else None
+        if record is None or record.kind == "wait":
+            raise InvalidArgument("step: no such step is waiting")
+        now = self.clock()
+        if record.kind == "do":
+            return self._answer(key, decide_do(record, now))
+        decision = decide_sleep(record, now)
+        if isinstance(decision, Replay) and record.status != "complete":
+            self._save(replace(record, status="complete", end=record.wake_at))
+        return self._answer(key, decision)
+
     # -- shared ------------------------------------------------------------------
+
+    def _waits_here(self, key: str, wake_at: float) -> bool:
+        return _waits_here_rule(self.records[key].kind, wake_at, self.clock(), self.keepalive,
+                                self.deadline)
 
     def _new(self, key: str, kind: str, name: str, **fields: Any) -> StepRecord:
         if len(self.records) >= self.max_steps:
@@ -225,11 +257,24 @@ class StepBinding:
                 self.fatal_messages.add(failed.message)
             raise failed
         if isinstance(decision, Suspend):
+            if self._waits_here(key, decision.wake_at):
+                return {"sleep": max(0, round((decision.wake_at - self.clock()) * 1000)),
+                        "key": key}
             self.wakes.append(decision.wake_at)
             return {"suspend": True}
         assert isinstance(decision, RunAttempt)
         self.in_flight[key] = (self.clock(), time.monotonic())
         return {"run": decision.number, "key": key}
+
+
+def _waits_here_rule(kind: str, wake_at: float, now: float, keepalive: float,
+                     deadline: float | None) -> bool:
+    """Whether a wait until `wake_at` is short enough to keep the activation
+    alive: sleeps and retry delays only, within `keepalive` seconds and a
+    second before the activation's deadline."""
+    if kind == "wait" or wake_at - now > keepalive:
+        return False
+    return deadline is None or wake_at < deadline - 1.0
 
 
 def _outcome(record: StepRecord, outcome: dict[str, Any], config: stepconfig.StepConfig,

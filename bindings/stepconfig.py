@@ -5,7 +5,8 @@ durable engine both use them, and tests call them directly.
 
 Durations are milliseconds, or strings like "10 seconds" or "1 hour"
 (units: millisecond, second, minute, hour, day, week, month = 30 days,
-year = 365 days; singular or plural).
+year = 365 days; singular or plural; any other unit counts as
+milliseconds, as in Cloudflare's engine).
 """
 
 from __future__ import annotations
@@ -40,9 +41,13 @@ def parse_duration(value: Any, what: str) -> float:
                                   f"milliseconds; got {value}")
         return float(value)
     if isinstance(value, str):
+        if re.fullmatch(r"\s*\d+(?:\.\d+)?\s*", value):
+            return float(value)
         match = _DURATION.match(value.lower())
-        if match and match.group(2) in UNITS:
-            return float(match.group(1)) * UNITS[match.group(2)]
+        if match:
+            # A unit Cloudflare's engine does not know ("200 millis", "ms")
+            # counts as milliseconds there; so it does here.
+            return float(match.group(1)) * UNITS.get(match.group(2), 1.0)
         raise InvalidArgument(f"{what}: {value!r} is not a duration; use milliseconds or "
                               f"'<number> <unit>' with a unit of {', '.join(UNITS)}")
     raise InvalidArgument(f"{what} must be milliseconds or a string like '10 seconds'")

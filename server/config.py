@@ -42,6 +42,7 @@ class Config:
     egress: str = "public"  # where user code's fetch may go: public or none
     egress_allow: str = ""  # HOST[:PORT],... reachable even when private (flag repeatable)
     subrequests: int = 50  # fetch calls per execution
+    step_keepalive: float = 5.0  # seconds of sleep or retry delay an activation waits out
 
     def s3(self) -> S3Config | None:
         """The S3 settings; credentials come from boto3's usual places
@@ -109,6 +110,8 @@ def _check(config: Config) -> None:
         raise ConfigError("run_timeout must be more than 0 seconds")
     if not 0 < config.port < 65536:
         raise ConfigError("port must be from 1 to 65535")
+    if config.step_keepalive < 0:
+        raise ConfigError("step_keepalive must be 0 (always suspend) or more seconds")
     if config.subrequests < 0:
         raise ConfigError("subrequests must be 0 or more")
     try:

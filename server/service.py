@@ -95,7 +95,7 @@ class Service:
             Activator(self.engine, self.definitions, self.instances, sources, self.limits,
                       lease=lease, files_limits=self.files_limits,
                       objects_for=ConnectionObjects(self.connections).for_script,
-                      fetch=self.fetch),
+                      fetch=self.fetch, keepalive=config.step_keepalive),
             self.instances, self.definitions)
         self.dispatcher = Dispatcher([RunJobs(self.runs, executor, lease), self.durable],
                                      DispatchConfig(

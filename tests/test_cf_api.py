@@ -228,8 +228,12 @@ def test_status_transitions(server: Live, cf: cloudflare.Cloudflare) -> None:
     cf_error(http.patch(f"{base}/p-1/status", json={"status": "terminate"}), 409,
              "already terminated")
     cf_error(http.post(f"{base}/p-1/events/approved", json={}), 409, "terminated")
+    before = cf.workflows.instances.get("p-1", account_id=ACCOUNT, workflow_name="greeter")
     restarted = cf.workflows.instances.status.edit("p-1", account_id=ACCOUNT,
                                                    workflow_name="greeter", status="restart")
     assert restarted.status == "queued"
     again = wait_status(cf, "p-1", ("waiting",))
-    assert [s.type for s in again.steps] == ["step", "sleep"]  # started over
+    # Started over: the short sleep is waited out in the activation, and
+    # every step is a new one.
+    assert [s.type for s in again.steps] == ["step", "sleep", "waitForEvent"]
+    assert again.steps[0].start > before.steps[0].start  # type: ignore[union-attr]

@@ -126,7 +126,31 @@ export class Flow extends WorkflowEntrypoint<unknown, { fail: boolean }> {
 }
 """
 
+ALIVE = """\
+import { WorkflowEntrypoint, WorkflowStep, WorkflowEvent } from "cloudflare:workers";
+
+// State outside the steps: Cloudflare's engine keeps the activation alive
+// across short retry delays and sleeps, so it counts each attempt once.
+let attempts = 0;
+let runs = 0;
+
+export class Alive extends WorkflowEntrypoint {
+  async run(event: WorkflowEvent<unknown>, step: WorkflowStep) {
+    runs++;
+    const value = await step.do("flaky", { retries: { limit: 3, delay: "200 millis", backoff: "constant" } },
+      async () => {
+        attempts++;
+        if (attempts < 3) throw new Error(`attempt ${attempts} failed`);
+        return `succeeded on attempt ${attempts}`;
+      });
+    await step.sleep("nap", "1 second");
+    return { value, attempts, runs };
+  }
+}
+"""
+
 CASES = {
+    "alive": (ALIVE, "Alive", [{"id": "a1", "params": {}}]),
     "typed": (TYPED, "Typed", [{"id": "with", "params": {"name": "ada"}}, {"id": "without"},
                                {"id": "undef", "params": {"undef": True}}]),
     "web": (WEB, "Web", [{"id": "w1", "params": {}}]),

@@ -29,13 +29,16 @@ from bindings.stepconfig import (
     ("1 hour", 3_600_000.0), ("26 hours", 26 * 3_600_000.0), ("2 days", 2 * DAY),
     ("1 week", 7 * DAY), ("1 month", 30 * DAY), ("1 year", 365 * DAY),
     ("250 milliseconds", 250.0), ("1.5 minutes", 90_000.0), ("  3 Minutes ", 180_000.0),
+    # As Cloudflare's engine (itty-time) reads them: a bare number or an
+    # unknown unit is milliseconds.
+    ("10", 10.0), ("200 millis", 200.0), ("5 ms", 5.0), ("5 fortnights", 5.0),
 ])
 def test_durations(value: Any, ms: float) -> None:
     assert parse_duration(value, "d") == ms
 
 
 @pytest.mark.parametrize("value", [-1, float("inf"), float("nan"), True, None, [], "soon",
-                                   "10", "ten seconds", "5 fortnights", "-3 seconds", ""])
+                                   "ten seconds", "-3 seconds", ""])
 def test_bad_durations_name_the_field(value: Any) -> None:
     with pytest.raises(InvalidArgument, match=r"step\.sleep: duration"):
         parse_duration(value, "step.sleep: duration")

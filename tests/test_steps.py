@@ -244,7 +244,7 @@ def test_sleep_until_accepts_dates_seconds_and_milliseconds(engine: Engine) -> N
 
 
 @pytest.mark.parametrize("call, message", [
-    ('step.sleep("s", "3 fortnights")', "duration"),
+    ('step.sleep("s", "three days")', "duration"),
     ('step.sleep("s", "400 days")', "365 days"),
     ('step.sleep("", 10)', "name"),
     ('step.do("x".repeat(257), async () => 1)', "256"),
@@ -323,3 +323,21 @@ def test_default_export_gets_step_among_its_bindings(engine: Engine) -> None:
           return v;
         }""")
     assert inst.run_to_end().output == 7 and inst.activations == 2
+
+
+@pytest.mark.parametrize("kind, wake_in, deadline_in, expected", [
+    ("do", 2.0, 30.0, True),  # a short retry delay is waited out
+    ("sleep", 5.0, 30.0, True),  # exactly the keepalive
+    ("sleep", 5.5, 30.0, False),  # longer: suspend
+    ("sleep", 2.0, 2.5, False),  # would run into the deadline
+    ("wait", 0.1, 30.0, False),  # events never wait in the activation
+    ("sleep", 2.0, None, True),
+])
+def test_which_waits_keep_the_activation_alive(kind: str, wake_in: float,
+                                               deadline_in: float | None,
+                                               expected: bool) -> None:
+    from bindings.step import _waits_here_rule
+
+    now = 1000.0
+    deadline = now + deadline_in if deadline_in is not None else None
+    assert _waits_here_rule(kind, now + wake_in, now, 5.0, deadline) is expected

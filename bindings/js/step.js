@@ -62,8 +62,20 @@
     }
   };
 
+  const timer = setTimeout;
+  const wait = (ms) => new Promise((resolve) => timer(resolve, ms));
+
   return (raw) => {
     const settle = (reply) => ("suspend" in reply ? NEVER() : decode(reply.value));
+    // A short sleep or retry delay is waited out here (the host answers
+    // {sleep: ms, key}), then the host decides again.
+    const waitedOut = async (reply) => {
+      while ("sleep" in reply) {
+        await wait(reply.sleep);
+        reply = await raw.again(reply.key);
+      }
+      return reply;
+    };
     return freeze({
       async do(name, configOrFn, fn) {
         const callback = typeof configOrFn === "function" ? configOrFn : fn;
@@ -71,7 +83,7 @@
         if (typeof callback !== "function") {
           throw new TypeError(`step.do("${name}"): the last argument must be a function`);
         }
-        let reply = await raw.do(name, config);
+        let reply = await waitedOut(await raw.do(name, config));
         while ("run" in reply) {
           let outcome = null;
           let value;
@@ -90,16 +102,16 @@
                                    message: `step.do("${name}"): the result ${why.message}` } };
             }
           }
-          reply = await raw.done(reply.key, outcome);
+          reply = await waitedOut(await raw.done(reply.key, outcome));
         }
         return settle(reply);
       },
       async sleep(name, duration) {
-        return settle(await raw.sleep(name, duration));
+        return settle(await waitedOut(await raw.sleep(name, duration)));
       },
       async sleepUntil(name, timestamp) {
         const at = isDate(timestamp) ? call(dateTime, timestamp) : timestamp;
-        return settle(await raw.sleepUntil(name, at));
+        return settle(await waitedOut(await raw.sleepUntil(name, at)));
       },
       async waitForEvent(name, options) {
         if (options === null || typeof options !== "object") {

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -41,7 +42,7 @@ class Activator:
                  sources: bindings.Sources, limits: Limits, *, lease: float,
                  files_limits: bindings.FilesLimits | None = None,
                  objects_for: Callable[[Script], bindings.ObjectStore] | None = None,
-                 fetch: bindings.FetchPolicy | None = None) -> None:
+                 fetch: bindings.FetchPolicy | None = None, keepalive: float = 0.0) -> None:
         self.engine = engine
         self.definitions = definitions
         self.instances = instances
@@ -51,6 +52,7 @@ class Activator:
         self.files_limits = files_limits
         self.objects_for = objects_for
         self.fetch = fetch
+        self.keepalive = keepalive
         self._artifacts: LRUCache[tuple[str, str, float], Artifact] = LRUCache(CACHED)
 
     def activate(self, instance_id: str, workflow: DurableWorkflow | None, node: str) -> Ended:
@@ -72,7 +74,8 @@ class Activator:
     def _run(self, claim: Claim, workflow: DurableWorkflow, script: Script) -> Activation:
         instance = claim.instance
         journal = SqlJournal(self.instances.db, instance.id, claim.owner)
-        step = StepBinding(journal, journal.load(), max_steps=workflow.settings.max_steps)
+        step = StepBinding(journal, journal.load(), max_steps=workflow.settings.max_steps,
+                           keepalive=self.keepalive, deadline=time.time() + self.limits.timeout)
         artifact = self.artifact(script)
         if artifact.kind == "function":
             # Seed 000's style, `(event, bindings)` with `step` among the
