@@ -85,10 +85,6 @@ class Subrequest:
                                 f"({self.duration * 1000:.0f} ms, {self.bytes} bytes)", self.time)
 
 
-class _Aborted(Exception):
-    pass
-
-
 class FetchBinding:
     """`fetch` for one execution."""
 
