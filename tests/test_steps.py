@@ -191,6 +191,19 @@ def test_typed_arrays_round_trip_through_the_journal(engine: Engine) -> None:
     assert out.output == {"u8": [1, 2, 255], "f64": 1.5, "buf": [7, 8]}
 
 
+def test_a_step_returning_a_stream_persists_its_bytes(engine: Engine) -> None:
+    inst = Instance(engine, workflow("""
+        let runs = 0;
+        const s = await step.do("stream", async () => { runs++; return new Response("streamed bytes").body; });
+        await step.sleep("nap", 10);
+        const text = s instanceof ReadableStream ? await new Response(s).text() : typeof s;
+        return { text, ranHere: runs };"""))
+    out = inst.run_to_end()
+    assert inst.activations == 2  # the stream came back from the journal, not from a rerun
+    assert out.output == {"text": "streamed bytes", "ranHere": 0}
+    assert "streamed bytes" not in (inst.steps()[0].output or "")  # persisted as bytes
+
+
 def test_unserializable_result_fails_the_step_without_retries(engine: Engine) -> None:
     inst = Instance(engine, workflow("""
         return await step.do("fn", async () => ({ f() {} })).catch(e => e.message);"""))

@@ -23,6 +23,17 @@
     return "Uint8Array";
   };
   const NEVER = () => new Promise(() => {});
+  const SafeReadableStream = ReadableStream;
+  const SafeResponse = Response;
+  const STREAM = "__flowbox_stream__";
+  // A persisted stream comes back as a fresh stream over its bytes.
+  const streamOf = (bytes) => new SafeReadableStream({
+    type: "bytes",
+    start(c) {
+      if (bytes.length) c.enqueue(bytes);
+      c.close();
+    },
+  });
 
   // Step results travel as JSON text; bytes (ArrayBuffer and typed arrays)
   // as tagged base64, so they come back as the same types on replay.
@@ -48,7 +59,12 @@
     return new View(buffer);
   };
   const encode = (value) => (value === undefined ? null : stringify(value, replacer) ?? null);
-  const decode = (text) => (text === null || text === undefined ? undefined : parse(text, reviver));
+  const decode = (text) => {
+    if (text === null || text === undefined) return undefined;
+    const value = parse(text, reviver);
+    return value !== null && typeof value === "object" && value[STREAM] instanceof Uint8Array
+      ? streamOf(value[STREAM]) : value;
+  };
 
   const describe = (err) => {
     try {
@@ -89,6 +105,8 @@
           let value;
           try {
             value = await callback();
+            // A stream's bytes are what is persisted, as on Cloudflare.
+            if (value instanceof SafeReadableStream) value = { [STREAM]: new Uint8Array(await new SafeResponse(value).arrayBuffer()) };
           } catch (err) {
             outcome = { error: describe(err) };
           }
