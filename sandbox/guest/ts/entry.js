@@ -8,6 +8,7 @@ globalThis.__flowboxStripTypes = function (code, filePath) {
     const out = transform(code, {
       transforms: ["typescript"],
       disableESTransforms: true,
+      // Imports used only as types are elided, as tsc and esbuild do.
       keepUnusedImports: false,
       filePath,
     });
