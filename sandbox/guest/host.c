@@ -308,14 +308,12 @@ static JSValue capability_call(JSContext *ctx, JSValueConst this_val, int argc,
     return r;
 }
 
-/* `native.call(cap, method, ...args)` for the built-in JavaScript (fetch,
- * crypto.subtle): like a capability method, the capability named per call. */
-JSValue fb_native_call(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv) {
-    (void)this_val;
-    if (argc < 2) return JS_ThrowTypeError(ctx, "native.call(cap, method, ...args)");
+/* The request prefix '["cap","method",' as a string (JSON-quoted once),
+ * or JS_EXCEPTION. */
+static JSValue request_prefix(JSContext *ctx, JSValueConst cap, JSValueConst method) {
     JSValue pair = JS_NewArray(ctx);
-    JS_SetPropertyUint32(ctx, pair, 0, JS_ToString(ctx, argv[0]));
-    JS_SetPropertyUint32(ctx, pair, 1, JS_ToString(ctx, argv[1]));
+    JS_SetPropertyUint32(ctx, pair, 0, JS_ToString(ctx, cap));
+    JS_SetPropertyUint32(ctx, pair, 1, JS_ToString(ctx, method));
     JSValue quoted = JS_JSONStringify(ctx, pair, JS_UNDEFINED, JS_UNDEFINED);
     JS_FreeValue(ctx, pair);
     size_t qlen;
@@ -323,16 +321,28 @@ JSValue fb_native_call(JSContext *ctx, JSValueConst this_val, int argc, JSValueC
     JS_FreeValue(ctx, quoted);
     if (!q) return JS_EXCEPTION;
     char *prefix = malloc(qlen);
-    JSValue r;
-    if (!prefix) {
-        r = JS_ThrowOutOfMemory(ctx);
-    } else {
+    JSValue out;
+    if (prefix) {
         memcpy(prefix, q, qlen - 1);
         prefix[qlen - 1] = ',';
-        r = call_with_prefix(ctx, prefix, qlen, argc - 2, argv + 2);
+        out = JS_NewStringLen(ctx, prefix, qlen);
         free(prefix);
+    } else {
+        out = JS_ThrowOutOfMemory(ctx);
     }
     JS_FreeCString(ctx, q);
+    return out;
+}
+
+/* `native.call(cap, method, ...args)` for the built-in JavaScript (fetch,
+ * crypto.subtle): like a capability method, the capability named per call. */
+JSValue fb_native_call(JSContext *ctx, JSValueConst this_val, int argc, JSValueConst *argv) {
+    (void)this_val;
+    if (argc < 2) return JS_ThrowTypeError(ctx, "native.call(cap, method, ...args)");
+    JSValue prefix = request_prefix(ctx, argv[0], argv[1]);
+    if (JS_IsException(prefix)) return prefix;
+    JSValue r = capability_call(ctx, JS_UNDEFINED, argc - 2, argv + 2, 0, &prefix);
+    JS_FreeValue(ctx, prefix);
     return r;
 }
 
@@ -344,29 +354,15 @@ JSValue fb_capability_new(JSContext *ctx, JSValueConst name, JSValueConst method
     for (int64_t i = 0; i < n; i++) {
         JSValue method = JS_GetPropertyUint32(ctx, methods, (uint32_t)i);
         const char *mname = JS_ToCString(ctx, method);
-        if (mname) {
-            /* The request prefix '["name","method",', quoted once here. */
-            JSValue pair = JS_NewArray(ctx);
-            JS_SetPropertyUint32(ctx, pair, 0, JS_DupValue(ctx, name));
-            JS_SetPropertyUint32(ctx, pair, 1, JS_DupValue(ctx, method));
-            JSValue quoted = JS_JSONStringify(ctx, pair, JS_UNDEFINED, JS_UNDEFINED);
-            JS_FreeValue(ctx, pair);
-            size_t qlen;
-            const char *q = JS_IsString(quoted) ? JS_ToCStringLen(ctx, &qlen, quoted) : NULL;
-            char *prefix = q && qlen > 1 ? malloc(qlen) : NULL;
-            if (prefix) {
-                memcpy(prefix, q, qlen - 1);
-                prefix[qlen - 1] = ',';
-                JSValue data = JS_NewStringLen(ctx, prefix, qlen);
-                free(prefix);
-                JSValue fn = JS_NewCFunctionData2(ctx, capability_call, mname, 0, 0, 1, &data);
-                JS_FreeValue(ctx, data);
-                JS_SetPropertyStr(ctx, obj, mname, fn);
-            }
-            JS_FreeCString(ctx, q);
-            JS_FreeValue(ctx, quoted);
-            JS_FreeCString(ctx, mname);
+        JSValue prefix = mname ? request_prefix(ctx, name, method) : JS_EXCEPTION;
+        if (!JS_IsException(prefix)) {
+            JSValue fn = JS_NewCFunctionData2(ctx, capability_call, mname, 0, 0, 1, &prefix);
+            JS_FreeValue(ctx, prefix);
+            JS_SetPropertyStr(ctx, obj, mname, fn);
+        } else {
+            JS_FreeValue(ctx, JS_GetException(ctx));
         }
+        JS_FreeCString(ctx, mname);
         JS_FreeValue(ctx, method);
     }
     JS_FreezeObject(ctx, obj);
