@@ -258,14 +258,19 @@ class Execution:
         return _OK_NULL
 
     def _dispatch(self, cap: str, method: str, args: list[Any]) -> bytes:
-        capability = self.capabilities.get(cap) if cap != protocol.SUBTLE else _SUBTLE
+        capability = self.capabilities.get(cap) if cap != protocol.SUBTLE else subtle.CAPABILITY
         if capability is None and cap == protocol.FETCH:
             return protocol.encode_error("TypeError", "fetch is not available: this execution "
                                                       "was given no network access")
         if capability is None or method not in capability.methods:
             return protocol.encode_error("TypeError", f"{cap}.{method} is not a function")
+        return self._reply(f"{cap}.{method}", lambda: capability.call(method, args))
+
+    def _reply(self, what: str, produce: Callable[[], Any]) -> bytes:
+        """The reply for what `produce` returns or raises; a Pending result
+        is registered as an operation that ends later."""
         try:
-            value = capability.call(method, args)
+            value = produce()
             if isinstance(value, Pending):
                 op_id, self._next_op = self._next_op, self._next_op + 1
                 self._ops[op_id] = value
@@ -274,7 +279,8 @@ class Execution:
         except CapabilityError as exc:
             return protocol.encode_error(exc.name, exc.message)
         except Exception as exc:  # a binding's bug must not crash the host or leak details
-            return _internal(f"{cap}.{method}", exc)
+            return protocol.encode_error("Error", f"{what} failed: internal error "
+                                                  f"({type(exc).__name__})")
 
     def _loop(self, method: str, args: list[Any]) -> bytes:
         """The event loop's side of operations that end later (Pending)."""
@@ -282,12 +288,7 @@ class Execution:
             op = self._ops.pop(args[0], None) if args and isinstance(args[0], int) else None
             if op is None or not op.future.done():
                 return protocol.encode_error("Error", "no such operation has ended")
-            try:
-                return protocol.encode_ok(op.future.result())
-            except CapabilityError as exc:
-                return protocol.encode_error(exc.name, exc.message)
-            except Exception as exc:
-                return _internal("the operation", exc)
+            return self._reply("the operation", op.future.result)
         wanted = args[0] / 1000 if args and isinstance(args[0], int | float) and args[0] >= 0 \
             else None
         remaining = self._deadline - time.monotonic()
@@ -299,25 +300,6 @@ class Execution:
             self.breach = "timeout"  # nothing can end before the deadline
             return protocol.FATAL_REPLY
         return protocol.encode_ok([i for i, op in self._ops.items() if op.future.done()])
-
-
-class _Subtle:
-    """crypto.subtle as a capability that every execution has."""
-
-    methods = ("digest", "sign", "verify", "encrypt", "decrypt", "generateKey", "importKey",
-               "exportKey", "deriveBits")
-    adapter = None
-
-    def call(self, method: str, args: list[Any]) -> Any:
-        return subtle.call(method, args)
-
-
-_SUBTLE = _Subtle()
-
-
-def _internal(what: str, exc: Exception) -> bytes:
-    return protocol.encode_error("Error", f"{what} failed: internal error "
-                                          f"({type(exc).__name__})")
 
 
 def _too_big(what: str, size: int, limit: int) -> bytes:

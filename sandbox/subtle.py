@@ -361,3 +361,16 @@ _HANDLERS: dict[str, Any] = {
     "generateKey": _generate, "importKey": _import, "exportKey": _export,
     "deriveBits": _derive_bits,
 }
+
+
+class Subtle:
+    """crypto.subtle as a capability, one that every execution has."""
+
+    methods = tuple(_HANDLERS)
+    adapter = None
+
+    def call(self, method: str, args: list[Any]) -> Any:
+        return call(method, args)
+
+
+CAPABILITY = Subtle()
