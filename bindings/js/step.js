@@ -27,13 +27,7 @@
   const SafeResponse = Response;
   const STREAM = "__flowbox_stream__";
   // A persisted stream comes back as a fresh stream over its bytes.
-  const streamOf = (bytes) => new SafeReadableStream({
-    type: "bytes",
-    start(c) {
-      if (bytes.length) c.enqueue(bytes);
-      c.close();
-    },
-  });
+  const streamOf = (bytes) => new SafeResponse(bytes).body;
 
   // Step results travel as JSON text; bytes (ArrayBuffer and typed arrays)
   // as tagged base64, so they come back as the same types on replay.

@@ -23,6 +23,17 @@
     return out;
   }
 
+  // A byte stream that yields `bytes` (not copied) and closes.
+  function streamOf(bytes) {
+    return new ReadableStream({
+      type: "bytes",
+      start(c) {
+        if (bytes.length) c.enqueue(bytes);
+        c.close();
+      },
+    });
+  }
+
   class Blob {
     #bytes;
     #type;
@@ -48,14 +59,7 @@
     async bytes() { return this.#bytes.slice(); }
     async text() { return new TextDecoder().decode(this.#bytes); }
     stream() {
-      const bytes = this.#bytes.slice();
-      return new ReadableStream({
-        type: "bytes",
-        start(c) {
-          if (bytes.length) c.enqueue(bytes);
-          c.close();
-        },
-      });
+      return streamOf(this.#bytes.slice());
     }
     get [Symbol.toStringTag]() { return "Blob"; }
   }
@@ -172,5 +176,7 @@
     }
   }
 
-  return { Blob, File, FormData, __multipart: { encode: encodeMultipart, decode: decodeMultipart, concat } };
+  // __bytes: helpers fetch.js shares (not globals).
+  return { Blob, File, FormData,
+           __bytes: { encodeMultipart, decodeMultipart, concat, streamOf } };
 })

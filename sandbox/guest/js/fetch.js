@@ -5,7 +5,7 @@
 // together (sandbox/protocol.py, Pending).
 (function (native, g) {
   const { TextEncoder, TextDecoder, URL, URLSearchParams, ReadableStream, Blob, FormData,
-          AbortController, AbortSignal, __multipart: multipart } = g;
+          AbortController, AbortSignal, __bytes: helpers } = g;
   const encoder = new TextEncoder();
 
   // ---- Headers ------------------------------------------------------------
@@ -99,7 +99,7 @@
     if (body === null || body === undefined) return [null, null];
     if (typeof body === "string") return [encoder.encode(body), "text/plain;charset=UTF-8"];
     if (body instanceof URLSearchParams) return [encoder.encode(body.toString()), "application/x-www-form-urlencoded;charset=UTF-8"];
-    if (body instanceof FormData) return multipart.encode(body);
+    if (body instanceof FormData) return helpers.encodeMultipart(body);
     if (body instanceof Blob) return [Blob._bytes(body).slice(), body.type || null];
     if (body instanceof ArrayBuffer) return [new Uint8Array(body.slice(0)), null];
     if (ArrayBuffer.isView(body)) return [new Uint8Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength)), null];
@@ -108,16 +108,6 @@
       return [body, null];
     }
     return [encoder.encode(String(body)), "text/plain;charset=UTF-8"];
-  }
-
-  function streamOf(bytes) {
-    return new ReadableStream({
-      type: "bytes",
-      start(c) {
-        if (bytes.length) c.enqueue(bytes);
-        c.close();
-      },
-    });
   }
 
   async function readAll(stream) {
@@ -133,7 +123,7 @@
       else throw new TypeError("a body stream chunk must be bytes");
     }
     reader.releaseLock();
-    return multipart.concat(chunks);
+    return helpers.concat(chunks);
   }
 
   // What Request and Response share: one body, read at most once.
@@ -158,7 +148,7 @@
 
     get body() {
       if (this.#stream === null && this.#bytes !== null) {
-        this.#stream = streamOf(this.#bytes);
+        this.#stream = helpers.streamOf(this.#bytes);
         this.#bytes = null;
       }
       return this.#stream;
@@ -191,7 +181,7 @@
     async formData() {
       const type = this.headers.get("content-type") ?? "";
       const bytes = await this.#consume();
-      if (/^multipart\/form-data/i.test(type)) return multipart.decode(bytes, type);
+      if (/^multipart\/form-data/i.test(type)) return helpers.decodeMultipart(bytes, type);
       if (/^application\/x-www-form-urlencoded/i.test(type)) {
         const form = new FormData();
         for (const [k, v] of new URLSearchParams(new TextDecoder().decode(bytes))) form.append(k, v);
