@@ -58,8 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--account", default="local", help="the account the run belongs to")
     run.add_argument("--egress", choices=("public", "none"), default="public",
                      help="where fetch may go (default public: any public address)")
-    run.add_argument("--subrequests", type=int, default=50,
-                     help="fetch calls allowed in the run (default 50)")
+    run.add_argument("--subrequests", type=int, default=bindings.FetchLimits.subrequests,
+                     help="fetch calls allowed in the run "
+                          f"(default {bindings.FetchLimits.subrequests})")
     _egress_allow_flag(run)
     run.add_argument("--room-scope", metavar="ROOM",
                      help="run as a workflow scoped to this room (files are the room's)")

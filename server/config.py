@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bindings import Egress, S3Config
+from bindings import Egress, FetchLimits, S3Config
 
 
 class ConfigError(ValueError):
@@ -41,7 +41,7 @@ class Config:
     s3_prefix: str = ""
     egress: str = "public"  # where user code's fetch may go: public or none
     egress_allow: str = ""  # HOST[:PORT],... reachable even when private (flag repeatable)
-    subrequests: int = 50  # fetch calls per execution
+    subrequests: int = FetchLimits.subrequests  # fetch calls per execution
     step_keepalive: float = 5.0  # seconds of sleep or retry delay an activation waits out
 
     def s3(self) -> S3Config | None:
