@@ -30,7 +30,8 @@ Kind = Literal["function", "workflow"]
 class Artifact:
     """Bytecode ready to run. `kind` is "function" for a default-exported
     function and "workflow" for a WorkflowEntrypoint class; `export` is the
-    name of the export to run."""
+    name of the export to run. `modules` holds the bytecode of the script's
+    other modules that the main one imports, by module name."""
 
     bytecode: bytes
     kind: Kind
@@ -38,12 +39,14 @@ class Artifact:
     filename: str
     build_id: str
     signature: bytes
+    modules: tuple[tuple[str, bytes], ...] = ()
 
     @classmethod
     def sign(cls, engine: Engine, bytecode: bytes, kind: Kind, export: str,
-             filename: str) -> Artifact:
-        sig = _mac(engine.signing_key, engine.build_id, bytecode, kind, export, filename)
-        return cls(bytecode, kind, export, filename, engine.build_id, sig)
+             filename: str, modules: tuple[tuple[str, bytes], ...] = ()) -> Artifact:
+        sig = _mac(engine.signing_key, engine.build_id, bytecode, kind, export, filename,
+                   modules)
+        return cls(bytecode, kind, export, filename, engine.build_id, sig, modules)
 
     def verify(self, engine: Engine) -> None:
         """Raises ArtifactError unless `engine` produced this artifact."""
@@ -51,17 +54,20 @@ class Artifact:
             raise ArtifactError("artifact was compiled by another engine build; "
                                 "compile the source again")
         expected = _mac(engine.signing_key, self.build_id, self.bytecode, self.kind,
-                        self.export, self.filename)
+                        self.export, self.filename, self.modules)
         if not hmac.compare_digest(expected, self.signature):
             raise ArtifactError("artifact signature does not match: refusing to load bytecode "
                                 "that this installation did not produce")
 
     def to_bytes(self) -> bytes:
         """Serializes for storage; `from_bytes` reads it back (verify on run)."""
-        header = json.dumps({"kind": self.kind, "export": self.export,
-                             "filename": self.filename, "build_id": self.build_id}).encode()
+        fields = {"kind": self.kind, "export": self.export, "filename": self.filename,
+                  "build_id": self.build_id}
+        if self.modules:
+            fields["modules"] = [[name, len(code)] for name, code in self.modules]
+        header = json.dumps(fields).encode()
         return (MAGIC + struct.pack("<I", len(header)) + header + self.signature
-                + self.bytecode)
+                + b"".join(code for _, code in self.modules) + self.bytecode)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Artifact:
@@ -71,16 +77,23 @@ class Artifact:
         try:
             header = json.loads(data[8:8 + n])
             sig = data[8 + n:8 + n + 32]
-            return cls(data[8 + n + 32:], header["kind"], header["export"],
-                       header["filename"], header["build_id"], sig)
-        except (ValueError, KeyError) as exc:
+            at, modules = 8 + n + 32, []
+            for name, size in header.get("modules", ()):
+                modules.append((str(name), data[at:at + int(size)]))
+                at += int(size)
+            return cls(data[at:], header["kind"], header["export"], header["filename"],
+                       header["build_id"], sig, tuple(modules))
+        except (ValueError, KeyError, TypeError) as exc:
             raise ArtifactError(f"corrupt artifact header: {exc}") from None
 
 
 def _mac(key: bytes, build_id: str, bytecode: bytes, kind: str, export: str,
-         filename: str) -> bytes:
+         filename: str, modules: tuple[tuple[str, bytes], ...]) -> bytes:
     h = hmac.new(key, digestmod=hashlib.sha256)
-    for part in (build_id.encode(), kind.encode(), export.encode(), filename.encode()):
+    parts = [build_id.encode(), kind.encode(), export.encode(), filename.encode()]
+    for name, code in modules:
+        parts += [name.encode(), code]
+    for part in parts:
         h.update(struct.pack("<I", len(part)) + part)
     h.update(bytecode)
     return h.digest()

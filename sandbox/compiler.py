@@ -10,12 +10,13 @@ forever or allocates without end fails to compile instead of hanging.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import build
 from .artifact import Artifact
 from .errors import CompileError, LimitExceeded
-from .execution import Execution
+from .execution import Compiled, Execution
 from .limits import Limits, MiB
 from .protocol import Failure
 
@@ -25,28 +26,36 @@ if TYPE_CHECKING:
 COMPILE_LIMITS = Limits(timeout=10.0, cpu=5.0, memory=256 * MiB, result_bytes=64 * MiB)
 TS_SUFFIXES = (".ts", ".mts", ".cts")
 MAX_SOURCE_BYTES = 4 * MiB
-_POSITION = re.compile(r":(\d+):(\d+)\)?\s*$", re.M)
+MAX_MODULES = 256
+_POSITION = re.compile(r"([^\s(]*):(\d+):(\d+)\)?\s*$", re.M)
 _ENTRY_HELP = ("the module must export a default async function (event, bindings) "
                "or a class that extends WorkflowEntrypoint from 'cloudflare:workers'")
 _MISSING_EXPORT = re.compile(r"Could not find export '([^']*)' in module '([^']*)'")
 _REFUSED_IMPORT = re.compile(r"cannot import '([^']*)'")
 
 
-def compile_source(engine: Engine, source: str, filename: str) -> Artifact:
-    """Compiles `source`; raises CompileError naming line and column."""
+def compile_source(engine: Engine, source: str, filename: str,
+                   modules: Mapping[str, str] | None = None) -> Artifact:
+    """Compiles `source`, the main module, with the script's other modules
+    (name -> JavaScript or TypeScript source) that it may import by name or
+    relative path; raises CompileError naming file, line and column."""
     if not isinstance(source, str) or not source.strip():
         raise CompileError("source is empty", filename=filename)
-    if len(source.encode()) > MAX_SOURCE_BYTES:
+    others = dict(modules or {})
+    size = len(source.encode()) + sum(len(s.encode()) for s in others.values())
+    if size > MAX_SOURCE_BYTES:
         raise CompileError(f"source is larger than {MAX_SOURCE_BYTES} bytes", filename=filename)
-    original = source
-    if filename.endswith(TS_SUFFIXES):
-        source = strip_types(engine, source, filename)
-    meta, bytecode = _compile_module(engine, source, filename, original)
-    kind, export = meta.get("kind"), meta.get("export")
+    if len(others) > MAX_MODULES:
+        raise CompileError(f"a script has at most {MAX_MODULES} modules", filename=filename)
+    originals = {filename: source, **others}
+    stripped = {name: strip_types(engine, text, name) if name.endswith(TS_SUFFIXES) else text
+                for name, text in originals.items()}
+    out = _compile_module(engine, stripped.pop(filename), filename, originals, stripped)
+    kind, export = out.meta.get("kind"), out.meta.get("export")
     if kind not in ("function", "workflow") or not isinstance(export, str):
-        raise CompileError(f"{_ENTRY_HELP}; {_exports_found(meta.get('exports'))} "
+        raise CompileError(f"{_ENTRY_HELP}; {_exports_found(out.meta.get('exports'))} "
                            "(this concerns the whole module, not one line)", filename=filename)
-    return Artifact.sign(engine, bytecode, kind, export, filename)
+    return Artifact.sign(engine, out.bytecode, kind, export, filename, out.modules)
 
 
 def _exports_found(names: Any) -> str:
@@ -56,15 +65,17 @@ def _exports_found(names: Any) -> str:
 
 
 def _compile_module(engine: Engine, source: str, filename: str,
-                    original: str | None = None) -> tuple[dict[str, Any], bytes]:
+                    originals: Mapping[str, str] | None = None,
+                    modules: Mapping[str, str] | None = None) -> Compiled:
     try:
         with Execution(engine, COMPILE_LIMITS, {}) as ex:
-            out = ex.compile(source.encode(), filename)
+            out = ex.compile(source.encode(), filename,
+                             {name: text.encode() for name, text in (modules or {}).items()})
     except LimitExceeded as exc:
         raise CompileError(f"the module's top-level code hit a limit: {exc}",
                            filename=filename) from None
     if isinstance(out, Failure):
-        raise _compile_error(out, filename, original if original is not None else source)
+        raise _compile_error(out, filename, originals or {filename: source})
     return out
 
 
@@ -88,18 +99,66 @@ def locate_import(source: str, module: str, name: str | None = None) -> tuple[in
     return None
 
 
-def _compile_error(failure: Failure, filename: str, source: str) -> CompileError:
+_SPECIFIER = re.compile(r"""\b(?:from|import)\s*(["'])([^"'\n]+)\1""")
+_MODULE_SUFFIXES = ("", ".ts", ".js", ".mts", ".mjs", "/index.ts", "/index.js")
+
+
+def resolve_specifier(importer: str, specifier: str, names: Iterable[str]) -> str | None:
+    """The module name an import of `specifier` in module `importer` means,
+    as the guest's loader resolves it (sandbox/guest/modules.c): relative to
+    the importer's folder, then an uploaded module with the name as written,
+    with .ts/.js added, .js read as .ts, or /index; None above the root."""
+    if specifier.startswith(("cloudflare:", "flowbox:")):
+        return specifier
+    path = specifier
+    if specifier.startswith((".", "/")):
+        parts: list[str] = [] if specifier.startswith("/") else importer.split("/")[:-1]
+        for segment in specifier.split("/"):
+            if segment == "..":
+                if not parts:
+                    return None
+                parts.pop()
+            elif segment not in ("", "."):
+                parts.append(segment)
+        path = "/".join(parts)
+    known = set(names)
+    candidates = [path + suffix for suffix in _MODULE_SUFFIXES]
+    if path.endswith(".js"):
+        candidates.append(path[:-3] + ".ts")
+    return next((c for c in candidates if c in known), path)
+
+
+def _find_import(sources: Mapping[str, str], module: str,
+                 name: str | None) -> tuple[str, int, int] | None:
+    """(file, line, column) of an import of `module` (of `name` in it, when
+    the import names it) in any of the script's modules."""
+    for importer, source in sources.items():
+        for match in _SPECIFIER.finditer(source):
+            resolved = resolve_specifier(importer, match.group(2), sources) or match.group(2)
+            if resolved != module:
+                continue
+            where = ((name and locate_import(source, match.group(2), name))
+                     or locate_import(source, match.group(2)))
+            if where is not None:
+                return importer, where[0], where[1]
+    return None
+
+
+def _compile_error(failure: Failure, filename: str, sources: Mapping[str, str]) -> CompileError:
     line = column = None
     match = _POSITION.search(failure.stack or "")
     if match:
-        line, column = int(match.group(1)), int(match.group(2))
+        line, column = int(match.group(2)), int(match.group(3))
+        if match.group(1) in sources:
+            filename = match.group(1)
     else:
         missing = _MISSING_EXPORT.search(failure.message)
         refused = _REFUSED_IMPORT.search(failure.message)
-        where = (locate_import(source, missing.group(2), missing.group(1)) if missing
-                 else locate_import(source, refused.group(1)) if refused else None)
-        if where is not None:
-            line, column = where
+        module, name = ((missing.group(2), missing.group(1)) if missing
+                        else (refused.group(1), None) if refused else (None, None))
+        found = _find_import(sources, module, name) if module is not None else None
+        if found is not None:
+            filename, line, column = found
     if failure.reason == "syntax":
         return CompileError(f"{failure.name}: {failure.message}", line, column, filename)
     if failure.reason == "never_settled":
@@ -127,7 +186,7 @@ def _stripper(engine: Engine) -> Artifact:
         bundle = build.STRIP_TYPES_PATH.read_text()
         wrapper = (bundle + "\nexport default function (input) {\n"
                    "  return globalThis.__flowboxStripTypes(input.code, input.file);\n}\n")
-        meta, bytecode = _compile_module(engine, wrapper, "flowbox:strip-types")
-        engine._strip_types = Artifact.sign(engine, bytecode, meta["kind"], meta["export"],
-                                            "flowbox:strip-types")
+        out = _compile_module(engine, wrapper, "flowbox:strip-types")
+        engine._strip_types = Artifact.sign(engine, out.bytecode, out.meta["kind"],
+                                            out.meta["export"], "flowbox:strip-types")
     return engine._strip_types

@@ -90,12 +90,14 @@ class Engine:
 
     # -- public API --------------------------------------------------------
 
-    def compile(self, source: str, filename: str = "workflow.js") -> Artifact:
-        """Compiles JavaScript or TypeScript (by `filename`) to an artifact.
-        Raises CompileError with message, line and column."""
+    def compile(self, source: str, filename: str = "workflow.js",
+                modules: Mapping[str, str] | None = None) -> Artifact:
+        """Compiles JavaScript or TypeScript (by `filename`) to an artifact,
+        with the script's other modules (name -> source) it may import.
+        Raises CompileError with message, file, line and column."""
         from .compiler import compile_source
 
-        return compile_source(self, source, filename)
+        return compile_source(self, source, filename, modules)
 
     def run(self, artifact: Artifact, event: Any = None, *,
             capabilities: Mapping[str, Capability] | None = None,

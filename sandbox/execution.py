@@ -13,6 +13,7 @@ import ctypes
 import json
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import wasmtime
@@ -90,6 +91,9 @@ class Execution:
             self._alloc = RawFunc(store, _func(export(store, instance, "fb_alloc")), 1)
             self._compile = RawFunc(store, _func(export(store, instance, "fb_compile")), 3, 64)
             self._run = RawFunc(store, _func(export(store, instance, "fb_run")), 4, 64)
+            self._modules = RawFunc(store, _func(export(store, instance, "fb_modules")), 2)
+            self._compiled_modules = RawFunc(
+                store, _func(export(store, instance, "fb_compiled_modules")), 0, 64)
             reset = RawFunc(store, _func(export(store, instance, "fb_reset")), 2)
             self._base = ctypes.addressof(memory.data_ptr(store).contents)
             if reset(self.limits.memory, self.limits.stack) != 0:
@@ -123,13 +127,29 @@ class Execution:
 
     # -- compile and run -----------------------------------------------------
 
-    def compile(self, source: bytes, filename: str) -> tuple[dict[str, Any], bytes] | Failure:
-        """Compiles a module in this instance; raises LimitExceeded or
-        GuestCrash when the compiler itself was stopped."""
+    def compile(self, source: bytes, filename: str,
+                modules: Mapping[str, bytes] | None = None) -> Compiled | Failure:
+        """Compiles a module in this instance, with the script's other
+        modules (name -> source) that it may import; raises LimitExceeded
+        or GuestCrash when the compiler itself was stopped."""
+        if modules:
+            self._hand_over([("s", name, src) for name, src in modules.items()])
         src = self._write(source)
         name = self._write(filename.encode())
         out = self._call(lambda: self._compile(src, len(source), name), limit_result=False)
-        return protocol.parse_compile_output(out)
+        parsed = protocol.parse_compile_output(out)
+        if isinstance(parsed, Failure):
+            return parsed
+        others = ()
+        if modules:
+            others = protocol.parse_compiled_modules(
+                self._call(self._compiled_modules, limit_result=False))
+        return Compiled(parsed[0], parsed[1], others)
+
+    def _hand_over(self, modules: list[tuple[str, str, bytes]]) -> None:
+        data = protocol.encode_modules(modules)
+        if self._modules(self._write(data), len(data)) != 0:
+            raise GuestCrash("the guest refused the script's modules")
 
     def run(self, artifact: Artifact, event: Any, data: dict[str, Any],
             entry: str | None = None) -> RunResult:
@@ -141,6 +161,8 @@ class Execution:
                          for name, cap in self.capabilities.items()
                          if not name.startswith(protocol.INTERNAL_PREFIX)},
             }, allow_nan=False).encode()
+            if artifact.modules:
+                self._hand_over([("b", name, code) for name, code in artifact.modules])
             bc = self._write(artifact.bytecode + b"\0" + payload)
             inp = bc + len(artifact.bytecode) + 1
             out = self._call(lambda: self._run(bc, len(artifact.bytecode), inp, len(payload)))
@@ -300,6 +322,16 @@ class Execution:
             self.breach = "timeout"  # nothing can end before the deadline
             return protocol.FATAL_REPLY
         return protocol.encode_ok([i for i, op in self._ops.items() if op.future.done()])
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """What compiling a module gave: the entry metadata, its bytecode, and
+    the bytecode of the script's other modules it imports."""
+
+    meta: dict[str, Any]
+    bytecode: bytes
+    modules: tuple[tuple[str, bytes], ...] = ()
 
 
 def _too_big(what: str, size: int, limit: int) -> bytes:

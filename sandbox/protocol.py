@@ -169,6 +169,33 @@ def parse_compile_output(buf: bytes) -> tuple[dict[str, Any], bytes] | Failure:
     return meta, bytes(buf[5 + meta_len:])
 
 
+def encode_modules(modules: Sequence[tuple[str, str, bytes]]) -> bytes:
+    """The script's other modules for fb_modules: (kind, name, data) with
+    kind ``s`` (source) or ``b`` (bytecode); each name and data NUL-ended."""
+    out = bytearray()
+    for kind, name, data in modules:
+        raw = name.encode()
+        out += kind.encode() + struct.pack("<I", len(raw)) + raw + b"\0"
+        out += struct.pack("<I", len(data)) + data + b"\0"
+    return bytes(out)
+
+
+def parse_compiled_modules(buf: bytes) -> tuple[tuple[str, bytes], ...]:
+    """fb_compiled_modules' answer: ``o`` + (u32 length, name, u32 length,
+    bytecode) per module compiled from source."""
+    if not buf or buf[0] != OK:
+        raise ProtocolError("fb_compiled_modules did not answer ok")
+    out, at = [], 1
+    while at < len(buf):
+        (n,) = struct.unpack_from("<I", buf, at)
+        name = buf[at + 4:at + 4 + n].decode()
+        at += 4 + n
+        (m,) = struct.unpack_from("<I", buf, at)
+        out.append((name, bytes(buf[at + 4:at + 4 + m])))
+        at += 4 + m
+    return tuple(out)
+
+
 def parse_run_output(buf: bytes) -> bytes | Failure:
     """The result's JSON text (empty for undefined), or a Failure."""
     if not buf or buf[0] != OK:

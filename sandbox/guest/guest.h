@@ -56,5 +56,7 @@ void fb_timers_fire_due(JSContext *ctx);
 int fb_modules_install(JSContext *ctx);
 int fb_modules_set_env(JSContext *ctx, JSValueConst bindings);
 JSValue fb_builtin_eval_script(JSContext *ctx, const char *name);
+int fb_modules_set(const uint8_t *buf, uint32_t len);
+uint8_t *fb_modules_compiled(size_t *len);
 
 #endif

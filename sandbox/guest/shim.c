@@ -253,6 +253,23 @@ static JSValue find_entry(JSValueConst ns) {
 
 /* ---- compile ------------------------------------------------------------ */
 
+/* The script's other modules, for the next fb_compile or fb_run: sources at
+ * compile time, bytecode at run time (see modules.c for the layout). The
+ * buffer must stay allocated for the instance's life. */
+FB_EXPORT("fb_modules") int fb_modules(const uint8_t *buf, uint32_t len) {
+    return fb_modules_set(buf, len);
+}
+
+/* After fb_compile: the bytecode of the other modules it imported. */
+FB_EXPORT("fb_compiled_modules") uint64_t fb_compiled_modules(void) {
+    size_t len = 0;
+    uint8_t *out = fb_modules_compiled(&len);
+    if (!out) __builtin_trap();
+    uint64_t r = out_bytes('o', out, len, NULL, 0);
+    free(out);
+    return r;
+}
+
 FB_EXPORT("fb_compile")
 uint64_t fb_compile(const char *src, uint32_t src_len, const char *name) {
     JSValue fn = JS_Eval(ctx, src, src_len, name,
