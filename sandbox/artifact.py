@@ -61,8 +61,8 @@ class Artifact:
 
     def to_bytes(self) -> bytes:
         """Serializes for storage; `from_bytes` reads it back (verify on run)."""
-        fields = {"kind": self.kind, "export": self.export, "filename": self.filename,
-                  "build_id": self.build_id}
+        fields: dict[str, object] = {"kind": self.kind, "export": self.export,
+                                     "filename": self.filename, "build_id": self.build_id}
         if self.modules:
             fields["modules"] = [[name, len(code)] for name, code in self.modules]
         header = json.dumps(fields).encode()

@@ -140,7 +140,7 @@ class Execution:
         parsed = protocol.parse_compile_output(out)
         if isinstance(parsed, Failure):
             return parsed
-        others = ()
+        others: tuple[tuple[str, bytes], ...] = ()
         if modules:
             others = protocol.parse_compiled_modules(
                 self._call(self._compiled_modules, limit_result=False))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,16 +114,21 @@ def _enabled(value: Any) -> bool:
 
 
 def compile_code(engine: Engine, code: str, filename: str = "workflow.ts", *,
-                 field: str = "code", classes: bool = False) -> Artifact:
+                 field: str = "code", classes: bool = False,
+                 modules: Mapping[str, str] | None = None) -> Artifact:
     """Compiles registered code (TypeScript or JavaScript by `filename`;
-    types are stripped either way). A compile error is a 400 naming line
-    and column. Only Worker scripts (`classes`) may hold workflow classes."""
+    types are stripped either way), with the script's other `modules`. A
+    compile error is a 400 naming the module, line and column. Only Worker
+    scripts (`classes`) may hold workflow classes."""
     try:
-        artifact = engine.compile(code, filename)
+        artifact = engine.compile(code, filename, modules)
     except CompileError as exc:
-        raise InvalidRequest(f"code does not compile: {exc.reason} at line {exc.line}, "
-                             f"column {exc.column}", field, code="compile_error",
-                             line=exc.line, column=exc.column) from None
+        where = f" at line {exc.line}, column {exc.column}" if exc.line is not None else ""
+        if exc.filename and exc.filename != filename:
+            where += f" of {exc.filename}"
+        raise InvalidRequest(f"code does not compile: {exc.reason}{where}", field,
+                             code="compile_error", line=exc.line, column=exc.column,
+                             **({"file": exc.filename} if modules else {})) from None
     if artifact.kind != "function" and not classes:
         raise InvalidRequest("code must `export default` an async function (event, bindings); "
                              "WorkflowEntrypoint classes are not supported on this route",

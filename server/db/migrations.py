@@ -124,4 +124,16 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE api_keys ADD COLUMN expires_at {float}",
         "ALTER TABLE api_keys ADD COLUMN kind TEXT NOT NULL DEFAULT 'key'",
     ],
+    # 6: scripts of several modules; workflow versions, so that an instance
+    # runs the code it started with whatever is deployed later
+    [
+        "ALTER TABLE scripts ADD COLUMN modules TEXT",
+        """CREATE TABLE workflow_versions (
+            id TEXT PRIMARY KEY, account TEXT NOT NULL, workflow_id TEXT NOT NULL,
+            script_name TEXT NOT NULL, class_name TEXT NOT NULL, main_module TEXT NOT NULL,
+            code TEXT NOT NULL, modules TEXT, artifact {blob} NOT NULL, env TEXT NOT NULL,
+            created_at {float} NOT NULL)""",
+        "CREATE INDEX workflow_versions_by_workflow ON workflow_versions (workflow_id)",
+        "CREATE INDEX instances_by_version ON instances (version_id)",
+    ],
 ]

@@ -17,7 +17,7 @@ from bindings.step import Activation, StepBinding, activation_outcome
 from sandbox import Artifact, ArtifactError, Engine, Limits
 
 from ..lru import LRUCache
-from .definitions import Definitions, DurableWorkflow, Script
+from .definitions import Definitions, DurableWorkflow, Script, Version
 from .instances import Claim, InstanceStore
 from .journal import SqlJournal
 
@@ -62,20 +62,26 @@ class Activator:
         claim = self.instances.claim(instance_id, node, self.lease, concurrency)
         if claim is None:
             return Ended(None)
-        script = (self.definitions.script(claim.instance.account, workflow.script_name)
-                  if workflow is not None else None)
-        if workflow is None or script is None:
+        version = self.definitions.version(claim.instance.version_id) if workflow else None
+        if version is None and workflow is not None:
+            # Instances created before versions were kept run the current script.
+            script = self.definitions.script(claim.instance.account, workflow.script_name)
+            if script is not None:
+                version = Version(claim.instance.version_id, workflow.id, workflow.class_name,
+                                  script)
+        if workflow is None or version is None:
             outcome = Activation("errored", error={
                 "name": "Error", "message": "the workflow or its script was deleted"})
         else:
-            outcome = self._run(claim, workflow, script)
+            outcome = self._run(claim, workflow, version)
         return Ended(claim, outcome, self.instances.finish(claim, outcome))
 
-    def _run(self, claim: Claim, workflow: DurableWorkflow, script: Script) -> Activation:
+    def _run(self, claim: Claim, workflow: DurableWorkflow, version: Version) -> Activation:
         instance = claim.instance
         journal = SqlJournal(self.instances.db, instance.id, claim.owner)
         step = StepBinding(journal, journal.load(), max_steps=workflow.settings.max_steps,
                            keepalive=self.keepalive, deadline=time.time() + self.limits.timeout)
+        script = version.script
         artifact = self.artifact(script)
         if artifact.kind == "function":
             # Seed 000's style, `(event, bindings)` with `step` among the
@@ -87,7 +93,7 @@ class Activator:
         else:
             event = {"payload": instance.params, "timestamp": instance.created_at * 1000,
                      "instanceId": instance.name}
-            entry = workflow.class_name
+            entry = version.class_name
         sources = self.sources_for(script)
         bundle = bindings.build(sources, account=instance.account, event=event,
                                 env=script.env.env(), files_limits=self.files_limits,
@@ -128,6 +134,6 @@ class Activator:
             artifact.verify(self.engine)
         except ArtifactError as exc:
             log.info("recompiling script %s/%s: %s", script.account, script.name, exc)
-            artifact = self.engine.compile(script.code, script.main_module)
+            artifact = self.engine.compile(script.code, script.main_module, script.modules)
         self._artifacts.put(key, artifact)
         return artifact

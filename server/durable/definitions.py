@@ -47,6 +47,10 @@ class ScriptEnv:
 
 @dataclass(frozen=True)
 class Script:
+    """A Worker script: its main module's source, the other modules it
+    was uploaded with (name -> JavaScript source), the compiled artifact
+    and its env."""
+
     account: str
     name: str
     main_module: str
@@ -55,6 +59,18 @@ class Script:
     env: ScriptEnv
     created_at: float
     updated_at: float
+    modules: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Version:
+    """What a workflow ran at one version: its class and a copy of its
+    script as it was then. Instances run the version they started with."""
+
+    id: str
+    workflow_id: str
+    class_name: str
+    script: Script
 
 
 @dataclass(frozen=True)
@@ -95,7 +111,9 @@ class DurableWorkflow:
     triggered_on: float | None
 
 
-_SCRIPT = "account, name, main_module, code, artifact, env, created_at, updated_at"
+_SCRIPT = "account, name, main_module, code, artifact, env, created_at, updated_at, modules"
+_VERSION = ("id, workflow_id, class_name, account, script_name, main_module, code, artifact, "
+            "env, created_at, created_at, modules")
 _WORKFLOW = ("id, account, name, script_name, class_name, version_id, settings, created_at, "
              "modified_at, triggered_on")
 
@@ -109,10 +127,12 @@ class Definitions:
     # -- scripts ---------------------------------------------------------------------
 
     def put_script(self, account: str, name: str, main_module: str, code: str,
-                   artifact: Artifact, env: ScriptEnv) -> tuple[Script, bool]:
+                   artifact: Artifact, env: ScriptEnv,
+                   modules: dict[str, str] | None = None) -> tuple[Script, bool]:
         """Creates or replaces a script; True when it was created. The
         workflows bound to it get a new version."""
         now = time.time()
+        modules_json = json.dumps(modules) if modules else None
         with self.db.transaction() as cur:
             cur.execute(self.db.sql(
                 "SELECT created_at FROM scripts WHERE account = ? AND name = ?"), (account, name))
@@ -122,22 +142,62 @@ class Definitions:
                 cur.execute(self.db.sql("DELETE FROM scripts WHERE account = ? AND name = ?"),
                             (account, name))
             cur.execute(self.db.sql(f"INSERT INTO scripts ({_SCRIPT}) "
-                                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"),
+                                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
                         (account, name, main_module, code, artifact.to_bytes(), env.to_json(),
-                         created_at, now))
-            cur.execute(self.db.sql("UPDATE durable_workflows SET version_id = ?, modified_at = ? "
-                                    "WHERE account = ? AND script_name = ?"),
-                        (str(uuid.uuid4()), now, account, name))
+                         created_at, now, modules_json))
+            cur.execute(self.db.sql("SELECT id, class_name FROM durable_workflows "
+                                    "WHERE account = ? AND script_name = ?"), (account, name))
+            for workflow_id, class_name in cur.fetchall():
+                version = str(uuid.uuid4())
+                cur.execute(self.db.sql("UPDATE durable_workflows SET version_id = ?, "
+                                        "modified_at = ? WHERE id = ?"),
+                            (version, now, workflow_id))
+                self._keep_version(cur, account, workflow_id, version, name, class_name, now)
         return Script(account, name, main_module, code, artifact.to_bytes(), env, created_at,
-                      now), row is None
+                      now, dict(modules or {})), row is None
+
+    def _keep_version(self, cur: Any, account: str, workflow_id: str, version: str,
+                      script_name: str, class_name: str, now: float) -> None:
+        """Copies the script as it is now into the version's record, and
+        forgets the workflow's versions that no instance runs any more."""
+        cur.execute(self.db.sql(
+            "INSERT INTO workflow_versions (id, account, workflow_id, script_name, class_name, "
+            "main_module, code, modules, artifact, env, created_at) "
+            "SELECT ?, account, ?, name, ?, main_module, code, modules, artifact, env, ? "
+            "FROM scripts WHERE account = ? AND name = ? "
+            "ON CONFLICT (id) DO UPDATE SET script_name = excluded.script_name, "
+            "class_name = excluded.class_name, main_module = excluded.main_module, "
+            "code = excluded.code, modules = excluded.modules, artifact = excluded.artifact, "
+            "env = excluded.env, created_at = excluded.created_at"),
+            (version, workflow_id, class_name, now, account, script_name))
+        cur.execute(self.db.sql(
+            "DELETE FROM workflow_versions WHERE workflow_id = ? AND id <> ? AND id NOT IN "
+            "(SELECT version_id FROM instances WHERE workflow_id = ?)"),
+            (workflow_id, version, workflow_id))
 
     def script(self, account: str, name: str) -> Script | None:
         row = self.db.fetchone(f"SELECT {_SCRIPT} FROM scripts WHERE account = ? AND name = ?",
                                (account, name))
+        return _script(row) if row is not None else None
+
+    def version(self, version_id: str) -> Version | None:
+        """A workflow version with its copy of the script; None for an
+        instance created before versions were kept, or a deleted workflow."""
+        row = self.db.fetchone(f"SELECT {_VERSION} FROM workflow_versions WHERE id = ?",
+                               (version_id,))
         if row is None:
             return None
-        return Script(row[0], row[1], row[2], row[3], bytes(row[4]), ScriptEnv.from_json(row[5]),
-                      float(row[6]), float(row[7]))
+        return Version(row[0], row[1], row[2], _script(row[3:]))
+
+    def prune_versions(self) -> int:
+        """Forgets versions that neither a workflow nor an instance refers
+        to (after retention deleted instances, or a workflow was deleted)."""
+        with self.db.transaction() as cur:
+            cur.execute(self.db.sql(
+                "DELETE FROM workflow_versions WHERE id NOT IN "
+                "(SELECT version_id FROM durable_workflows) AND id NOT IN "
+                "(SELECT version_id FROM instances)"))
+            return int(cur.rowcount)
 
     def delete_script(self, account: str, name: str) -> bool:
         with self.db.transaction() as cur:
@@ -166,6 +226,10 @@ class Definitions:
                     (workflow_id or str(uuid.uuid4()), account, name, script_name, class_name,
                      version,
                      settings.to_json(), now, now, None))
+            cur.execute(self.db.sql("SELECT id FROM durable_workflows "
+                                    "WHERE account = ? AND name = ?"), (account, name))
+            self._keep_version(cur, account, cur.fetchone()[0], version, script_name,
+                               class_name, now)
         found = self.workflow(account, name)
         assert found is not None
         return found
@@ -212,8 +276,17 @@ class Definitions:
     def delete_workflow(self, account: str, name: str) -> DurableWorkflow | None:
         found = self.workflow(account, name)
         if found is not None:
-            self.db.execute("DELETE FROM durable_workflows WHERE id = ?", (found.id,))
+            with self.db.transaction() as cur:
+                cur.execute(self.db.sql("DELETE FROM durable_workflows WHERE id = ?"),
+                            (found.id,))
+                cur.execute(self.db.sql("DELETE FROM workflow_versions WHERE workflow_id = ?"),
+                            (found.id,))
         return found
+
+
+def _script(row: Any) -> Script:
+    return Script(row[0], row[1], row[2], row[3], bytes(row[4]), ScriptEnv.from_json(row[5]),
+                  float(row[6]), float(row[7]), json.loads(row[8]) if row[8] else {})
 
 
 def _workflow(row: Any) -> DurableWorkflow:

@@ -116,7 +116,7 @@ class DurableJobs:
                 self._guarded(self._scan)
             if now >= next_expire:
                 next_expire = now + self.expire_interval
-                self._guarded(lambda: self.instances.expire(time.time()))
+                self._guarded(self._expire)
             due: list[tuple[str, str]] = []
             with self._cond:
                 while self._timers and self._timers[0][0] <= time.time():
@@ -126,6 +126,10 @@ class DurableJobs:
                     until = min(next_scan, self._timers[0][0] if self._timers else next_scan)
                     self._cond.wait(max(0.0, until - time.time()))
             self.submit(due)
+
+    def _expire(self) -> None:
+        if self.instances.expire(time.time()):
+            self.activator.definitions.prune_versions()
 
     def _scan(self) -> None:
         self.fire_schedules(time.time())

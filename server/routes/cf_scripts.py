@@ -3,8 +3,9 @@ run: `PUT /client/v4/accounts/{account_id}/workers/scripts/{script_name}`
 in the multipart shape Cloudflare takes (a `metadata` part with
 `main_module` and `bindings`, and module parts), plus GET and DELETE.
 
-Flowbox compiles one module per script: upload the bundle `wrangler
-deploy --dry-run --outdir` writes (wrangler bundles into one module)."""
+A script may have many modules, as wrangler uploads them: the main module
+imports the others by name or relative path (server/durable/modules.py
+says what each part's content type makes of it)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from bindings import iso_time
 
 from ..durable import requests
 from ..durable.definitions import Script
+from ..durable.modules import Part, script_modules
 from ..envelope import cf_ok
 from ..errors import InvalidRequest, NotFound
 from ..inputs import refuse_declared_size
@@ -28,9 +30,7 @@ from ..workflows import compile_code
 from . import call, service_of
 
 BASE = "/client/v4/accounts/{accountId}/workers/scripts/{scriptName}"
-MODULE_TYPES = ("application/javascript+module", "text/javascript+module",
-                "application/javascript", "text/javascript", "application/typescript",
-                "text/plain", "application/octet-stream")
+MAX_PARTS = 128
 
 
 def _wire(script: Script) -> dict[str, Any]:
@@ -39,55 +39,49 @@ def _wire(script: Script) -> dict[str, Any]:
             "handlers": ["fetch"], "compatibility_date": None, "usage_model": "standard"}
 
 
-async def _read_upload(request: Request) -> tuple[dict[str, Any], dict[str, str]]:
-    """(metadata, {module name: source}) of a multipart upload."""
+async def _read_upload(request: Request) -> tuple[dict[str, Any], list[Part]]:
+    """(metadata, module parts) of a multipart upload."""
     limit = service_of(request).config.max_body_bytes
     refuse_declared_size(request, limit)
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise InvalidRequest("upload the script as multipart/form-data with a metadata part "
                              "and module parts", "Content-Type")
     try:
-        form = await request.form(max_files=32, max_fields=32, max_part_size=limit)
+        form = await request.form(max_files=MAX_PARTS, max_fields=MAX_PARTS,
+                                  max_part_size=limit)
     except Exception as exc:  # python-multipart's errors carry no common base
         raise InvalidRequest(f"malformed multipart body: {exc}") from None
     metadata: Any = None
-    modules: dict[str, str] = {}
+    parts: list[Part] = []
     try:
         for name, value in form.multi_items():
             data = await value.read() if isinstance(value, UploadFile) else value.encode()
             if name == "metadata":
                 metadata = json.loads(data)
                 continue
-            filename = value.filename if isinstance(value, UploadFile) and value.filename else name
-            modules[filename] = data.decode("utf-8")
+            upload = value if isinstance(value, UploadFile) else None
+            parts.append(Part(upload.filename or name if upload else name,
+                              upload.content_type or "" if upload else "", data))
     except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InvalidRequest("the metadata part must be JSON and modules UTF-8 text",
-                             "metadata") from None
+        raise InvalidRequest("the metadata part must be JSON", "metadata") from None
     finally:
         await form.close()
     if not isinstance(metadata, dict):
         raise InvalidRequest("a metadata part (a JSON object) is required", "metadata")
-    return metadata, modules
+    return metadata, parts
 
 
 async def put(request: Request) -> Response:
     def work(service: Service, account: str,
-             upload: tuple[dict[str, Any], dict[str, str]]) -> Response:
-        metadata, modules = upload
-        main = metadata.get("main_module")
-        if not isinstance(main, str) or main not in modules:
-            raise InvalidRequest("metadata.main_module must name one of the uploaded module "
-                                 f"parts ({', '.join(sorted(modules)) or 'none uploaded'})",
-                                 "metadata.main_module")
-        if len(modules) > 1:
-            raise InvalidRequest("Flowbox runs single-module scripts: bundle the Worker into "
-                                 "one module (wrangler deploy --dry-run --outdir) and upload "
-                                 "that", "files")
+             upload: tuple[dict[str, Any], list[Part]]) -> Response:
+        metadata, parts = upload
+        modules = script_modules(metadata.get("main_module"), parts)
         env = requests.script_env(metadata.get("bindings"))
-        artifact = compile_code(service.engine, modules[main], main, field="files",
-                                classes=True)
+        artifact = compile_code(service.engine, modules.source, modules.main, field="files",
+                                classes=True, modules=modules.others)
         script, created = service.definitions.put_script(
-            account, request.path_params["scriptName"], main, modules[main], artifact, env)
+            account, request.path_params["scriptName"], modules.main, modules.source,
+            artifact, env, modules.others)
         return cf_ok(_wire(script), 201 if created else 200)
 
     return await call(request, "write", work, rate="write", read=_read_upload)
