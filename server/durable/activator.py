@@ -92,7 +92,7 @@ class Activator:
             entry = None
         else:
             event = {"payload": instance.params, "timestamp": instance.created_at * 1000,
-                     "instanceId": instance.name}
+                     "instanceId": instance.name, "workflowName": workflow.name}
             entry = version.class_name
         sources = self.sources_for(script)
         bundle = bindings.build(sources, account=instance.account, event=event,
