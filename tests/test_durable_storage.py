@@ -13,6 +13,8 @@ import pytest
 
 from bindings.journal import StepRecord
 from bindings.step import Activation
+from sandbox import Artifact
+from server.durable.definitions import Definitions, ScriptEnv, Settings
 from server.durable.instances import InstanceStore, NewInstance
 from server.durable.journal import LeaseLost, SqlJournal
 from server.errors import Conflict, InvalidTransition
@@ -100,3 +102,44 @@ def test_recover_requeues_interrupted_and_concurrency_limits_claims(
     assert store.get("wf", "a").status == "queued"  # type: ignore[union-attr]
     assert store.claim(b.id, "node", 60, 1) is not None
     assert store.recover() == 1  # a single node restarting takes back all
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def definitions(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Definitions]:
+    with migrated_database(request.param, tmp_path) as database:
+        yield Definitions(database)
+
+
+def _script(definitions: Definitions, code: str) -> None:
+    artifact = Artifact(b"bytecode " + code.encode(), "workflow", "W", "w.js", "build", b"s" * 32)
+    definitions.put_script("a", "s", "w.js", code, artifact, ScriptEnv(vars={"V": code}),
+                           {"lib.js": f"export const v = {code!r};"})
+
+
+def test_scheduled_lists_only_workflows_with_cron_schedules(definitions: Definitions) -> None:
+    _script(definitions, "one")
+    definitions.put_workflow("a", "cron", "s", "W", Settings(schedules=("*/5 * * * *",)))
+    definitions.put_workflow("a", "plain", "s", "W", Settings())
+    assert [w.name for w in definitions.scheduled()] == ["cron"]
+
+
+def test_a_version_keeps_the_script_as_it_was(definitions: Definitions) -> None:
+    _script(definitions, "one")
+    first = definitions.put_workflow("a", "wf", "s", "W", Settings())
+    instances = InstanceStore(definitions.db)
+    [held] = instances.create("a", first.id, first.version_id, [NewInstance("i", {})], "api",
+                              skip_existing=False)
+    _script(definitions, "two")
+    second = definitions.workflow("a", "wf")
+    assert second is not None and second.version_id != first.version_id
+    old, new = definitions.version(first.version_id), definitions.version(second.version_id)
+    assert old is not None and new is not None
+    assert (old.script.code, old.script.env.vars, old.script.modules) == (
+        "one", {"V": "one"}, {"lib.js": "export const v = 'one';"})
+    assert (new.script.code, new.class_name, new.workflow_id) == ("two", "W", first.id)
+    assert definitions.prune_versions() == 0  # an instance runs the first, the workflow the second
+    instances.delete([held.id])
+    assert definitions.prune_versions() == 1
+    assert definitions.version(first.version_id) is None
+    definitions.delete_workflow("a", "wf")
+    assert definitions.version(second.version_id) is None

@@ -258,8 +258,10 @@ class Definitions:
 
     def scheduled(self) -> list[DurableWorkflow]:
         """Workflows with cron schedules, for the scheduler."""
+        # The pattern is a parameter: a literal % in the SQL text is a
+        # placeholder to psycopg.
         rows = self.db.fetchall(f"SELECT {_WORKFLOW} FROM durable_workflows "
-                                "WHERE settings NOT LIKE '%\"schedules\": []%'")
+                                "WHERE settings NOT LIKE ?", ('%"schedules": []%',))
         return [_workflow(r) for r in rows]
 
     def triggered_by(self, account: str, event_type: str) -> list[DurableWorkflow]:
