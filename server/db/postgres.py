@@ -7,6 +7,9 @@ from typing import Any, ClassVar
 from .base import Database
 
 
+MIGRATION_LOCK = 0x466C6F77626F78  # "Flowbox": the advisory lock around migrations
+
+
 class PostgresDatabase(Database):
     placeholder = "%s"
     # COLLATE "C": keys sort by code point whatever the database's locale.
@@ -24,6 +27,11 @@ class PostgresDatabase(Database):
         import psycopg
 
         return psycopg.connect(self.dsn)
+
+    def lock_schema(self, cur: Any) -> None:
+        # Nodes starting together on an empty database would otherwise race
+        # to create the same tables (UniqueViolation in pg_type).
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
 
     def relax(self, conn: Any, cur: Any, durable: bool) -> None:
         if not durable:
