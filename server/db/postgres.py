@@ -6,7 +6,6 @@ from typing import Any, ClassVar
 
 from .base import Database
 
-
 MIGRATION_LOCK = 0x466C6F77626F78  # "Flowbox": the advisory lock around migrations
 
 
