@@ -74,6 +74,24 @@ def test_events_are_taken_oldest_first_of_their_type(store: InstanceStore) -> No
     assert journal.take_event(wait, "t") is None
 
 
+def test_an_event_sent_during_the_activation_makes_its_suspension_due(
+        store: InstanceStore) -> None:
+    [inst] = _new(store, "i")
+    claim = store.claim(inst.id, "node", 60, None)
+    assert claim is not None
+    sent = store.send_event(inst, "go", {})
+    finished = store.finish(claim, Activation("waiting", wake_at=time.time() + 3600))
+    assert finished is not None and finished.wake_at == sent
+    assert [r[0] for r in store.ready(time.time(), 10)] == [inst.id]
+    # The next activation starts without the mark: it suspends until its own wake-up.
+    claim = store.claim(inst.id, "node", 60, None)
+    assert claim is not None
+    later = time.time() + 3600
+    finished = store.finish(claim, Activation("waiting", wake_at=later))
+    assert finished is not None and finished.wake_at == later
+    assert store.ready(time.time(), 10) == []
+
+
 def test_finish_waiting_then_due_then_pause_during_activation(store: InstanceStore) -> None:
     [inst] = _new(store, "i")
     claim = store.claim(inst.id, "node", 60, None)

@@ -33,6 +33,7 @@ class Ended:
     claim: Claim | None
     outcome: Activation | None = None
     recorded: bool = False
+    wake_at: float | None = None  # when the recorded outcome wakes the instance
 
 
 class Activator:
@@ -74,7 +75,9 @@ class Activator:
                 "name": "Error", "message": "the workflow or its script was deleted"})
         else:
             outcome = self._run(claim, workflow, version)
-        return Ended(claim, outcome, self.instances.finish(claim, outcome))
+        finished = self.instances.finish(claim, outcome)
+        return Ended(claim, outcome, finished is not None,
+                     finished.wake_at if finished is not None else None)
 
     def _run(self, claim: Claim, workflow: DurableWorkflow, version: Version) -> Activation:
         instance = claim.instance

@@ -76,6 +76,14 @@ class Claim:
     owner: str
 
 
+@dataclass(frozen=True)
+class Finished:
+    """An activation's outcome, recorded: when the instance wakes next
+    (None unless it is waiting)."""
+
+    wake_at: float | None
+
+
 def new_instance_name() -> str:
     return str(uuid.uuid4())
 
@@ -220,8 +228,11 @@ class InstanceStore:
             cur.execute(self.db.sql("INSERT INTO instance_events (instance, seq, type, payload, "
                                     "created_at) VALUES (?, ?, ?, ?, ?)"),
                         (instance.id, seq, event_type, json.dumps(payload), now))
+            # A running activation gets the mark too: it may be about to
+            # suspend for this very event (see `finish`).
             cur.execute(self.db.sql("UPDATE instances SET wake_at = ?, modified_at = ? "
-                                    "WHERE id = ? AND status = 'waiting'"), (now, now, instance.id))
+                                    "WHERE id = ? AND status IN ('waiting', 'running')"),
+                        (now, now, instance.id))
         return now
 
     def delete_workflow(self, workflow_id: str) -> None:
@@ -264,7 +275,7 @@ class InstanceStore:
                     return None
             cur.execute(self.db.sql(
                 "UPDATE instances SET status = 'running', owner = ?, lease_expires = ?, "
-                "started_at = COALESCE(started_at, ?), modified_at = ?, "
+                "wake_at = NULL, started_at = COALESCE(started_at, ?), modified_at = ?, "
                 "activations = activations + 1 WHERE id = ? AND (status = 'queued' OR "
                 "(status = 'waiting' AND wake_at <= ?))"),
                 (owner, now + lease, now, now, instance_id, now))
@@ -274,31 +285,36 @@ class InstanceStore:
                         (instance_id,))
             return Claim(instance_from_row(cur.fetchone()), owner)
 
-    def finish(self, claim: Claim, outcome: Activation) -> bool:
-        """Records how an activation ended; False when its owner was fenced
-        out (terminated, restarted, or its lease lapsed and was taken)."""
+    def finish(self, claim: Claim, outcome: Activation) -> Finished | None:
+        """Records how an activation ended; None when its owner was fenced
+        out (terminated, restarted, or its lease lapsed and was taken). An
+        instance that suspends after an event arrived during the activation
+        is due at once, so that a wait for that event sees it."""
         now = time.time()
         with self.db.transaction() as cur:
-            cur.execute(self.db.sql("SELECT status, success_retention, error_retention "
+            cur.execute(self.db.sql("SELECT status, success_retention, error_retention, wake_at "
                                     "FROM instances WHERE id = ? AND owner = ?"),
                         (claim.instance.id, claim.owner))
             row = cur.fetchone()
             if row is None or row[0] not in ACTIVE:
-                return False
+                return None
             status = after_activation(outcome.status, row[0])
             finished = status in FINISHED
             retention = row[1] if status == "complete" else row[2]
+            wake_at = outcome.wake_at
+            if status == "waiting" and row[3] is not None:  # set by send_event
+                wake_at = min(float(row[3]), wake_at if wake_at is not None else now)
             cur.execute(self.db.sql(
                 "UPDATE instances SET status = ?, owner = NULL, lease_expires = NULL, "
                 "modified_at = ?, wake_at = ?, output = ?, error = ?, ended_at = ?, "
                 "expires_at = ? WHERE id = ?"),
-                (status, now, outcome.wake_at,
+                (status, now, wake_at,
                  json.dumps(outcome.output) if finished else None,
                  json.dumps(outcome.error) if outcome.error is not None else None,
                  now if finished else None,
                  now + (retention or DEFAULT_RETENTION) if finished else None,
                  claim.instance.id))
-        return True
+        return Finished(wake_at if status == "waiting" else None)
 
     def ready(self, horizon: float, limit: int) -> list[tuple[str, str, float]]:
         """(id, account, when) of queued instances and of waiting ones due

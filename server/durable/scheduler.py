@@ -74,8 +74,8 @@ class DurableJobs:
         if not ended.recorded:
             log.warning("instance %s: activation ended after it lost the instance; "
                         "its outcome is dropped", item)
-        elif ended.outcome is not None and ended.outcome.wake_at is not None:
-            self.wake(item, ended.claim.instance.account, ended.outcome.wake_at)
+        elif ended.wake_at is not None:
+            self.wake(item, ended.claim.instance.account, ended.wake_at)
         if workflow is not None and workflow.settings.concurrency is not None:
             self.submit(self.pending(workflow.settings.concurrency))  # queued behind the limit
 
