@@ -21,7 +21,7 @@ from .durable.instances import InstanceStore
 from .durable.scheduler import DurableJobs
 from .events import EventLog
 from .executor import Executor, RunJobs
-from .platform import connections
+from .platform import connections, deploy
 from .platform.connections import Connection, ConnectionStore
 from .platform.deploy import Deployer, DeploymentStore
 from .platform.envvars import EnvVarStore
@@ -49,7 +49,6 @@ def _connection_problem(connection: Connection) -> str | None:
     return None if answer.get("valid") else str(answer.get("error", "invalid credentials"))
 
 
-DEPLOY_GRACE = 600.0  # seconds: longer than any deploy takes
 
 
 @dataclass
@@ -96,7 +95,8 @@ class Service:
                       lease=lease, files_limits=self.files_limits,
                       objects_for=ConnectionObjects(self.connections).for_script,
                       fetch=self.fetch, keepalive=config.step_keepalive),
-            self.instances, self.definitions)
+            self.instances, self.definitions,
+            housekeeping=[lambda: self.deployments.interrupted(time.time() - deploy.SILENCE)])
         self.dispatcher = Dispatcher([RunJobs(self.runs, executor, lease), self.durable],
                                      DispatchConfig(
             workers=config.workers, max_queued=config.max_queued,
@@ -117,10 +117,11 @@ class Service:
                                  verify=Limiter(config.rate_verify))
 
     def start(self) -> None:
-        # A deploy runs within one request: one that is still in progress now
-        # was cut off by a stop (this node's own, when it is the only one).
+        # A deploy still in progress now was cut off by a stop: this node's
+        # own, when it is the only one; with several, one whose node has
+        # been silent too long (also checked at every scan, see housekeeping).
         single = isinstance(self.db, SQLiteDatabase)
-        self.deployments.interrupted(time.time() - (0 if single else DEPLOY_GRACE))
+        self.deployments.interrupted(time.time() - (0 if single else deploy.SILENCE))
         self.dispatcher.start()
         self.durable.start(self.dispatcher.submit)
 

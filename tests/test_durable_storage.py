@@ -161,3 +161,66 @@ def test_a_version_keeps_the_script_as_it_was(definitions: Definitions) -> None:
     assert definitions.version(first.version_id) is None
     definitions.delete_workflow("a", "wf")
     assert definitions.version(second.version_id) is None
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_concurrent_deploys_and_creations_never_fail(kind: str, tmp_path: Path) -> None:
+    """Eight writers deploy the same script and workflow and create the
+    same instance ids at once (as nodes sharing a database do): every
+    deploy lands, each id is created exactly once, nothing raises."""
+    import threading
+
+    with migrated_database(kind, tmp_path) as database:
+        definitions = Definitions(database)
+        _script(definitions, "seed")
+        start = threading.Barrier(8)
+        errors: list[BaseException] = []
+        created: list[str] = []
+
+        def writer(n: int) -> None:
+            try:
+                start.wait(timeout=10)
+                for i in range(10):
+                    _script(definitions, f"w{n}-{i}")
+                    wf = definitions.put_workflow("a", "wf", "s", "W", Settings())
+                    made = InstanceStore(database).create(
+                        "a", wf.id, wf.version_id, [NewInstance(f"i{i}", {})], "api",
+                        skip_existing=True)
+                    created.extend(m.name for m in made)
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+            finally:
+                database.close()
+
+        threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert errors == []
+        assert sorted(created) == sorted(f"i{i}" for i in range(10))
+        wf = definitions.workflow("a", "wf")
+        assert wf is not None and definitions.version(wf.version_id) is not None
+
+
+def test_a_concurrency_limit_holds_when_nodes_claim_at_once(store: InstanceStore) -> None:
+    import threading
+
+    store.db.execute("INSERT INTO durable_workflows (id, account, name, script_name, class_name, "
+                     "version_id, settings, created_at, modified_at) VALUES "
+                     "('wf', 'a', 'wf', 's', 'W', 'v1', ?, 0, 0)", (Settings().to_json(),))
+    made = _new(store, *(f"c{i}" for i in range(6)))
+    start = threading.Barrier(len(made))
+    claims: list[Any] = []
+
+    def node(instance_id: str) -> None:
+        start.wait(timeout=10)
+        claims.append(store.claim(instance_id, "node", 60, 1))
+        store.db.close()
+
+    threads = [threading.Thread(target=node, args=(m.id,)) for m in made]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert len([c for c in claims if c is not None]) == 1

@@ -39,6 +39,18 @@ def engine() -> Iterator[Engine]:
         yield e
 
 
+def test_a_running_deploy_beats_until_it_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    from server.platform import deploy
+
+    monkeypatch.setattr(deploy, "HEARTBEAT", 0.02)
+    beats: list[float] = []
+    with deploy._heartbeat(lambda: beats.append(time.time())):
+        time.sleep(0.2)
+    after = len(beats)
+    time.sleep(0.1)
+    assert after >= 3 and len(beats) == after
+
+
 def test_projects_slugs_and_refused_delete(db: Any) -> None:
     projects, workflows = ProjectStore(db), PlatformWorkflowStore(db)
     default = projects.default("a")
@@ -104,9 +116,14 @@ def test_workflows_versions_deployments_and_runs(db: Any, engine: Engine) -> Non
     assert {r.name for r in [*listed, *rest]} == {"i1", "i2"}
     assert runs.get("a", wf.id, "i1") is not None and runs.get("b", wf.id, "i1") is None
 
-    # A deploy cut off by a stop is failed at the next start, a recent one kept.
+    # A deploy whose node went silent is failed; one that gave a sign of
+    # life since is kept.
     cut = deployments.start("a", wf.id, second.id, None)
     assert deployments.interrupted(cut.created_at - 1) == 0
+    time.sleep(0.01)
+    beat = time.time()
+    deployments.alive(cut.id)
+    assert deployments.interrupted(beat) == 0
     assert deployments.interrupted(time.time() + 1) == 1
     interrupted = deployments.get("a", cut.id)
     assert interrupted is not None and interrupted.status == "failed"

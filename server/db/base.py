@@ -25,6 +25,9 @@ class Database:
         # Taken around write transactions when the dialect wants writers
         # queued in-process rather than retrying on a lock (see sqlite.py).
         self.write_lock: AbstractContextManager[Any] = nullcontext()
+        # Appended to a SELECT that must lock the rows it reads until the
+        # transaction ends (SQLite's writers are one at a time already).
+        self.for_update = ""
 
     # -- what a dialect provides ---------------------------------------------
 

@@ -125,8 +125,10 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE api_keys ADD COLUMN kind TEXT NOT NULL DEFAULT 'key'",
     ],
     # 6: scripts of several modules; workflow versions, so that an instance
-    # runs the code it started with whatever is deployed later
+    # runs the code it started with whatever is deployed later; a deploy's
+    # heartbeat, so that one cut off by a crash is failed within a minute
     [
+        "ALTER TABLE deployments ADD COLUMN alive_at {float}",
         "ALTER TABLE scripts ADD COLUMN modules TEXT",
         """CREATE TABLE workflow_versions (
             id TEXT PRIMARY KEY, account TEXT NOT NULL, workflow_id TEXT NOT NULL,

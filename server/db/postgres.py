@@ -20,6 +20,7 @@ class PostgresDatabase(Database):
 
         super().__init__()
         self.dsn = dsn
+        self.for_update = " FOR UPDATE"
         self.integrity_errors = (psycopg.IntegrityError,)
 
     def connect(self) -> Any:

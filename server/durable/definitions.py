@@ -137,14 +137,18 @@ class Definitions:
             cur.execute(self.db.sql(
                 "SELECT created_at FROM scripts WHERE account = ? AND name = ?"), (account, name))
             row = cur.fetchone()
-            created_at = float(row[0]) if row else now
-            if row:
-                cur.execute(self.db.sql("DELETE FROM scripts WHERE account = ? AND name = ?"),
-                            (account, name))
-            cur.execute(self.db.sql(f"INSERT INTO scripts ({_SCRIPT}) "
-                                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-                        (account, name, main_module, code, artifact.to_bytes(), env.to_json(),
-                         created_at, now, modules_json))
+            # One upsert: deploys of the same script racing each other (on
+            # this node or another) end one after the other, never in a
+            # duplicate-key error.
+            cur.execute(self.db.sql(
+                f"INSERT INTO scripts ({_SCRIPT}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (account, name) DO UPDATE SET main_module = excluded.main_module, "
+                "code = excluded.code, artifact = excluded.artifact, env = excluded.env, "
+                "updated_at = excluded.updated_at, modules = excluded.modules "
+                "RETURNING created_at"),
+                (account, name, main_module, code, artifact.to_bytes(), env.to_json(),
+                 now, now, modules_json))
+            created_at = float(cur.fetchone()[0])
             cur.execute(self.db.sql("SELECT id, class_name FROM durable_workflows "
                                     "WHERE account = ? AND script_name = ?"), (account, name))
             for workflow_id, class_name in cur.fetchall():
@@ -216,16 +220,13 @@ class Definitions:
         version = version_id or str(uuid.uuid4())
         with self.db.transaction() as cur:
             cur.execute(self.db.sql(
-                "UPDATE durable_workflows SET script_name = ?, class_name = ?, version_id = ?, "
-                "settings = ?, modified_at = ? WHERE account = ? AND name = ?"),
-                (script_name, class_name, version, settings.to_json(), now, account, name))
-            if not cur.rowcount:
-                cur.execute(self.db.sql(
-                    f"INSERT INTO durable_workflows ({_WORKFLOW}) VALUES "
-                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-                    (workflow_id or str(uuid.uuid4()), account, name, script_name, class_name,
-                     version,
-                     settings.to_json(), now, now, None))
+                f"INSERT INTO durable_workflows ({_WORKFLOW}) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account, name) DO UPDATE SET "
+                "script_name = excluded.script_name, class_name = excluded.class_name, "
+                "version_id = excluded.version_id, settings = excluded.settings, "
+                "modified_at = excluded.modified_at"),
+                (workflow_id or str(uuid.uuid4()), account, name, script_name, class_name,
+                 version, settings.to_json(), now, now, None))
             cur.execute(self.db.sql("SELECT id FROM durable_workflows "
                                     "WHERE account = ? AND name = ?"), (account, name))
             self._keep_version(cur, account, cur.fetchone()[0], version, script_name,

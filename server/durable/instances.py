@@ -112,19 +112,19 @@ class InstanceStore:
         now = time.time()
         created = []
         for item in new:
-            cur.execute(self.db.sql(
-                "SELECT 1 FROM instances WHERE workflow_id = ? AND name = ?"),
-                (workflow_id, item.name))
-            if cur.fetchone() is not None:
+            row = (f"ins_{secrets.token_hex(10)}", account, workflow_id, item.name, "queued",
+                   json.dumps(item.params), trigger, version_id, now, None, None, now,
+                   None, None, None, 0, item.success_retention, item.error_retention)
+            # DO NOTHING: two requests creating the same id at once get one
+            # instance and one conflict, never a duplicate-key error.
+            cur.execute(self.db.sql(f"INSERT INTO instances ({COLUMNS}) VALUES "
+                                    f"({', '.join('?' * len(row))}) "
+                                    "ON CONFLICT (workflow_id, name) DO NOTHING"), row)
+            if not cur.rowcount:
                 if skip_existing:
                     continue
                 raise Conflict(f"an instance with id {item.name!r} already exists",
                                "instance_id")
-            row = (f"ins_{secrets.token_hex(10)}", account, workflow_id, item.name, "queued",
-                   json.dumps(item.params), trigger, version_id, now, None, None, now,
-                   None, None, None, 0, item.success_retention, item.error_retention)
-            cur.execute(self.db.sql(f"INSERT INTO instances ({COLUMNS}) VALUES "
-                                    f"({', '.join('?' * len(row))})"), row)
             created.append(instance_from_row(row))
         return created
 
@@ -267,6 +267,12 @@ class InstanceStore:
         owner = f"{node}:{secrets.token_hex(6)}"
         with self.db.transaction() as cur:
             if concurrency is not None:
+                # Claims of the same workflow count one after another, on
+                # every node, so that the limit holds.
+                cur.execute(self.db.sql(
+                    "SELECT id FROM durable_workflows WHERE id = "
+                    f"(SELECT workflow_id FROM instances WHERE id = ?){self.db.for_update}"),
+                    (instance_id,))
                 cur.execute(self.db.sql(
                     "SELECT COUNT(*) FROM instances WHERE status IN ('running', 'waitingForPause') "
                     "AND workflow_id = (SELECT workflow_id FROM instances WHERE id = ?)"),

@@ -15,7 +15,7 @@ import heapq
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import cron
@@ -34,8 +34,12 @@ class DurableJobs:
 
     def __init__(self, activator: Activator, instances: InstanceStore,
                  definitions: Definitions, *, scan_interval: float = 5.0,
-                 expire_interval: float = 60.0) -> None:
+                 expire_interval: float = 60.0,
+                 housekeeping: Sequence[Callable[[], object]] = ()) -> None:
         self.activator = activator
+        # Cheap checks of the node's other work run at every scan (failing
+        # deploys whose node went silent).
+        self.housekeeping = tuple(housekeeping)
         self.instances = instances
         self.definitions = definitions
         self.scan_interval = scan_interval
@@ -129,11 +133,13 @@ class DurableJobs:
 
     def _expire(self) -> None:
         if self.instances.expire(time.time()):
-            self.activator.definitions.prune_versions()
+            self.definitions.prune_versions()
 
     def _scan(self) -> None:
         self.fire_schedules(time.time())
         self.submit(self.pending(1000))
+        for task in self.housekeeping:
+            task()
 
     def _guarded(self, fn: Callable[[], Any]) -> None:
         try:

@@ -23,8 +23,10 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,6 +130,30 @@ def check_env(env: ScriptEnv, code: str) -> None:
 # -- storage ------------------------------------------------------------------------
 
 
+HEARTBEAT = 10.0  # seconds between a running deploy's signs of life
+SILENCE = 45.0  # a deploy silent this long was cut off (see DeploymentStore.interrupted)
+
+
+@contextmanager
+def _heartbeat(beat: Callable[[], None]) -> Iterator[None]:
+    """Calls `beat` every HEARTBEAT seconds while the block runs."""
+    done = threading.Event()
+
+    def loop() -> None:
+        while not done.wait(HEARTBEAT):
+            try:
+                beat()
+            except Exception:  # a missed beat is retried at the next one
+                log.warning("deploy heartbeat failed", exc_info=True)
+
+    thread = threading.Thread(target=loop, name="deploy-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+
+
 class DeploymentStore:
     """Deployments of platform workflows."""
 
@@ -146,7 +172,13 @@ class DeploymentStore:
         return d
 
     def stage(self, deployment_id: str, stage: str) -> None:
-        self.db.execute("UPDATE deployments SET stage = ? WHERE id = ?", (stage, deployment_id))
+        self.db.execute("UPDATE deployments SET stage = ?, alive_at = ? WHERE id = ?",
+                        (stage, time.time(), deployment_id))
+
+    def alive(self, deployment_id: str) -> None:
+        """The deploy's heartbeat: its node is still working on it."""
+        self.db.execute("UPDATE deployments SET alive_at = ? WHERE id = ?",
+                        (time.time(), deployment_id))
 
     def fail(self, deployment_id: str, stage: str, error: str) -> None:
         self.db.execute("UPDATE deployments SET status = 'failed', stage = ?, error = ?, "
@@ -165,15 +197,15 @@ class DeploymentStore:
         cur.execute(self.db.sql("UPDATE deployments SET status = 'taken_down' "
                                 "WHERE workflow_id = ? AND status = 'active'"), (workflow_id,))
 
-    def interrupted(self, started_before: float) -> int:
-        """Marks deployments still in progress that started before a time as
-        failed: their node stopped mid-way (at start, a single node's own;
-        with several nodes, ones older than any deploy takes)."""
+    def interrupted(self, silent_since: float) -> int:
+        """Marks deployments still in progress whose node has given no sign
+        of life since a time as failed: it stopped or crashed mid-way."""
         with self.db.transaction() as cur:
             cur.execute(self.db.sql(
                 "UPDATE deployments SET status = 'failed', error = 'interrupted: the server "
                 "stopped during the deploy; deploy again', finished_at = ? "
-                "WHERE status = 'in_progress' AND created_at < ?"), (time.time(), started_before))
+                "WHERE status = 'in_progress' AND COALESCE(alive_at, created_at) < ?"),
+                (time.time(), silent_since))
             return int(cur.rowcount)
 
     def get(self, account: str, deployment_id: str) -> Deployment | None:
@@ -229,6 +261,11 @@ class Deployer:
         cannot leave a deploy half done."""
         deployment = self.deployments.start(workflow.account, workflow.id, version.id,
                                             connection.id if connection else None)
+        with _heartbeat(lambda: self.deployments.alive(deployment.id)):
+            return self._run(workflow, version, connection, deployment, report)
+
+    def _run(self, workflow: PlatformWorkflow, version: Version, connection: Connection | None,
+             deployment: Deployment, report: Callable[[Progress], None]) -> Deployment:
         stage = STAGES[0]
         ctx = _Context(workflow, version, connection, deployment)
         try:
