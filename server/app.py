@@ -14,6 +14,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import openapi
+from .db import unavailable_errors
 from .envelope import EXCEPTION_HANDLERS, failure
 from .errors import RateLimited
 from .ratelimit import Limiter
@@ -41,7 +42,8 @@ class PerIPLimit:
         self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        # Load balancers probe /health often, from one address: never limited.
+        if scope["type"] == "http" and scope["path"] != "/health":
             client = scope.get("client")
             wait = self.limiter.take(client[0] if client else "unknown")
             if wait:
@@ -58,9 +60,16 @@ async def openapi_document(_request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
+    """200 while this node can serve: its database answers. 503 otherwise,
+    so that a load balancer sends traffic elsewhere."""
     service: Service = request.app.state.service
+    try:
+        await run_in_threadpool(service.db.ping)
+    except unavailable_errors():
+        return JSONResponse({"status": "unavailable", "database": "unreachable"},
+                            status_code=503, headers={"Retry-After": "5"})
     backlog = await run_in_threadpool(service.dispatcher.backlog)
-    return JSONResponse({"status": "ok", "backlog": backlog})
+    return JSONResponse({"status": "ok", "database": "ok", "backlog": backlog})
 
 
 def create_app(service: Service) -> Starlette:

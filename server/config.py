@@ -23,6 +23,7 @@ class Config:
     port: int = 8787
     data_dir: Path = Path("data")
     database_url: str | None = None  # postgresql://…; SQLite under data_dir when absent
+    db_pool_size: int = 10  # PostgreSQL connections this node may hold at most
     workers: int = max(2, os.cpu_count() or 2)  # threads executing runs
     max_queued: int = 10_000  # runs waiting, all accounts (503 beyond)
     max_queued_per_account: int = 2_000  # runs waiting, one account (429 beyond)
@@ -100,7 +101,7 @@ def _convert(field: dataclasses.Field[Any], raw: str) -> Any:
 
 def _check(config: Config) -> None:
     for name in ("workers", "max_queued", "max_queued_per_account", "run_memory_mb",
-                 "max_body_bytes", "max_file_bytes"):
+                 "max_body_bytes", "max_file_bytes", "db_pool_size"):
         if getattr(config, name) < 1:
             raise ConfigError(f"{name} must be at least 1")
     for name in ("rate_global", "rate_write", "rate_events", "rate_deploy", "rate_verify"):

@@ -24,9 +24,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .errors import ApiError, InvalidRequest, MethodNotAllowed, NotFound
+from .db import unavailable_errors
+from .errors import ApiError, DatabaseUnavailable, InvalidRequest, MethodNotAllowed, NotFound
 
 log = logging.getLogger("flowbox.server")
+RETRY_DATABASE = 5  # seconds a client is asked to wait while the database is out of reach
 
 
 def ok(description: str, data: dict[str, Any] | None, status: int = 200,
@@ -81,7 +83,13 @@ async def on_http_exception(request: Request, exc: Exception) -> Response:
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:
-    """A bug: logged with its traceback, answered without internals."""
+    """A bug: logged with its traceback, answered without internals; or the
+    database out of reach, answered 503 (try again) without its message."""
+    if isinstance(exc, unavailable_errors()):
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
+                    type(exc).__name__)
+        return failure(DatabaseUnavailable("the database is unavailable; try again shortly",
+                                           RETRY_DATABASE), request)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return failure(ApiError("internal error; the server log has the details"), request)
 

@@ -128,3 +128,9 @@ class Overloaded(_RetryLater):
     status = 503
     code = "overloaded"
     title = "Overloaded"
+
+
+class DatabaseUnavailable(_RetryLater):
+    status = 503
+    code = "database_unavailable"
+    title = "Database unavailable"

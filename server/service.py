@@ -65,7 +65,7 @@ class Service:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.db = open_database(config.data_dir, config.database_url)
+        self.db = open_database(config.data_dir, config.database_url, config.db_pool_size)
         self.engine = Engine(signing_key=signing_key(self.db), adapters=bindings.ADAPTERS)
         self.accounts = Accounts(self.db)
         self.workflows = WorkflowStore(self.db)

@@ -80,6 +80,7 @@ def live_server(data_dir: Path, **overrides: Any) -> Iterator[Live]:
             client.close()
         server.should_exit = True
         thread.join(30)
+        service.db.close()
 
 
 def wait_for_runs(client: httpx.Client, account: str, count: int,

@@ -190,7 +190,7 @@ def test_concurrent_deploys_and_creations_never_fail(kind: str, tmp_path: Path) 
             except BaseException as exc:  # reported below
                 errors.append(exc)
             finally:
-                database.close()
+                database.release()
 
         threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
         for t in threads:
@@ -216,7 +216,7 @@ def test_a_concurrency_limit_holds_when_nodes_claim_at_once(store: InstanceStore
     def node(instance_id: str) -> None:
         start.wait(timeout=10)
         claims.append(store.claim(instance_id, "node", 60, 1))
-        store.db.close()
+        store.db.release()
 
     threads = [threading.Thread(target=node, args=(m.id,)) for m in made]
     for t in threads:

@@ -19,6 +19,8 @@ class Database:
     types: ClassVar[dict[str, str]] = {}
     # What the driver raises when a constraint (like a unique key) is violated.
     integrity_errors: tuple[type[Exception], ...] = ()
+    # What it raises when the connection is lost (a read may then be retried).
+    connection_errors: tuple[type[Exception], ...] = ()
 
     def __init__(self) -> None:
         self._local = threading.local()
@@ -42,11 +44,14 @@ class Database:
         text = text.format(**self.types)
         return text if self.placeholder == "?" else text.replace("?", self.placeholder)
 
-    def _connection(self) -> Any:
+    @contextmanager
+    def borrow(self) -> Iterator[Any]:
+        """A connection for one transaction: this thread's own (SQLite); a
+        dialect with a pool lends one of it."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = self.connect()
-        return conn
+        yield conn
 
     def relax(self, conn: Any, cur: Any, durable: bool) -> None:
         """Before a transaction: whether its commit must reach the disk
@@ -59,8 +64,7 @@ class Database:
         the process but may be lost with the machine's power; the next
         durable commit makes it durable too (commits stay in order).
         `write=False` promises the transaction only reads."""
-        conn = self._connection()
-        with self.write_lock if write else nullcontext():
+        with self.borrow() as conn, self.write_lock if write else nullcontext():
             cur = conn.cursor()
             try:
                 self.relax(conn, cur, durable)
@@ -77,16 +81,30 @@ class Database:
             cur.execute(self.sql(query), params)
 
     def fetchone(self, query: str, params: Sequence[Any] = ()) -> Any:
-        """The first row of a query that only reads."""
-        with self.transaction(write=False) as cur:
-            cur.execute(self.sql(query), params)
-            return cur.fetchone()
+        """The first row of a query that only reads (tried again once when
+        the connection was lost: a read is safe to repeat)."""
+        return self._read(query, params, lambda cur: cur.fetchone())
 
     def fetchall(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
-        """The rows of a query that only reads."""
-        with self.transaction(write=False) as cur:
-            cur.execute(self.sql(query), params)
-            return list(cur.fetchall())
+        """The rows of a query that only reads (tried again once when the
+        connection was lost)."""
+        rows: list[Any] = self._read(query, params, lambda cur: list(cur.fetchall()))
+        return rows
+
+    def _read(self, query: str, params: Sequence[Any], take: Any) -> Any:
+        for attempt in (1, 2):
+            try:
+                with self.transaction(write=False) as cur:
+                    cur.execute(self.sql(query), params)
+                    return take(cur)
+            except self.connection_errors:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def ping(self) -> None:
+        """Raises when the database cannot be reached (for /health)."""
+        self.fetchone("SELECT 1")
 
     def migrate(self) -> int:
         """Applies the migrations not applied yet; returns the schema version."""
@@ -109,9 +127,15 @@ class Database:
         """Held until the migration's transaction ends, so that nodes
         starting together migrate one after another."""
 
-    def close(self) -> None:
-        """Closes this thread's connection."""
+    def release(self) -> None:
+        """This thread is done with the database: its own connection is
+        closed (a pool's connections stay with the pool)."""
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+    def close(self) -> None:
+        """Closes what this Database holds: this thread's connection, or
+        the pool."""
+        self.release()
