@@ -2,9 +2,8 @@
 
     flowbox serve [--host H] [--port P] [--data-dir DIR] [--database-url URL]
                   [--workers N] [...every setting of server/config.py]
-    flowbox keys create --account ID [--scopes read,write,deploy] [--name NAME]
-                        [--data-dir DIR | --database-url URL]
-    flowbox sessions create --account ID [--hours H] [--data-dir DIR | --database-url URL]
+    flowbox keys create|list|revoke, flowbox sessions create   (server/admin.py)
+    flowbox --version
     flowbox run FILE [--event JSON] [--timeout SECONDS] [--memory MB]
                      [--data DIR] [--account ID] [--room-scope ROOM]
                      [--var NAME=VALUE]... [--secret NAME=VALUE]...
@@ -24,7 +23,7 @@ import argparse
 import dataclasses
 import json
 import logging
-import os
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -33,16 +32,15 @@ from typing import Any
 import bindings
 from sandbox import CompileError, Engine, LimitExceeded, Limits, RunResult, SandboxError
 
-from . import localdata
-from .accounts import Accounts, InvalidInput, parse_scopes
+from . import admin, localdata
 from .config import Config, ConfigError, converter, env_name, from_env
-from .db import open_database
 
 EXIT_OK, EXIT_USER, EXIT_LIMIT = 0, 1, 2
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="flowbox", description="Flowbox workflow runtime")
+    parser.add_argument("--version", action="version", version=version())
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="compile and run one workflow file once")
     run.add_argument("file", type=Path, help="a .js or .ts module")
@@ -68,23 +66,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="an environment variable for env (repeatable)")
     run.add_argument("--secret", action="append", default=[], metavar="NAME=VALUE",
                      help="a secret for env, masked in all output (repeatable)")
-    keys = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command",
-                                                                         required=True)
-    create = keys.add_parser("create", help="create an API key (and the account when new); "
-                                            "prints the key once")
-    create.add_argument("--account", required=True, help="the account the key belongs to")
-    create.add_argument("--scopes", default="read",
-                        help="comma-separated: read, write, deploy (default read)")
-    create.add_argument("--name", help="a label for the key")
-    _database_flags(create)
-    sessions = sub.add_parser("sessions", help="the operator's own credential").add_subparsers(
-        dest="sessions_command", required=True)
-    session = sessions.add_parser("create", help="create a session for an account (and the "
-                                                 "account when new); prints it once")
-    session.add_argument("--account", required=True, help="the account to operate")
-    session.add_argument("--hours", type=float, default=24.0,
-                         help="how long the session lasts (default 24)")
-    _database_flags(session)
+    admin.add_commands(sub)
     serve = sub.add_parser("serve", help="run the HTTP service (settings also from "
                                          "FLOWBOX_* environment variables)")
     for field in dataclasses.fields(Config):
@@ -103,51 +85,6 @@ def _egress_allow_flag(parser: argparse.ArgumentParser) -> None:
                         help="a host user code's fetch may reach even when its address is "
                              "private or loopback; repeatable "
                              f"(${env_name('egress_allow')}, comma-separated)")
-
-
-def _database_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", type=Path,
-                        default=Path(os.environ.get("FLOWBOX_DATA_DIR", "data")),
-                        help="where the embedded SQLite database lives (default ./data, "
-                             "or $FLOWBOX_DATA_DIR)")
-    parser.add_argument("--database-url", default=os.environ.get("FLOWBOX_DATABASE_URL"),
-                        help="a postgresql:// URL to use instead of SQLite "
-                             "(or $FLOWBOX_DATABASE_URL)")
-
-
-def keys_create(args: argparse.Namespace) -> int:
-    try:
-        scopes = parse_scopes(args.scopes)
-        db = open_database(args.data_dir, args.database_url)
-        accounts = Accounts(db)
-        created = accounts.ensure_account(args.account)
-        key, secret = accounts.create_key(args.account, scopes, args.name)
-    except InvalidInput as exc:
-        print(f"flowbox: {exc.field}: {exc}", file=sys.stderr)
-        return EXIT_USER
-    if created:
-        print(f"created account {args.account}", file=sys.stderr)
-    print(f"created key {key.id} for account {key.account} with scopes "
-          f"{','.join(key.scopes)}; it is shown once, keep it now:", file=sys.stderr)
-    print(secret)
-    return EXIT_OK
-
-
-def sessions_create(args: argparse.Namespace) -> int:
-    if not 0 < args.hours <= 24 * 365:
-        print("flowbox: --hours must be more than 0 and at most a year", file=sys.stderr)
-        return EXIT_USER
-    try:
-        accounts = Accounts(open_database(args.data_dir, args.database_url))
-        accounts.ensure_account(args.account)
-        session, secret = accounts.create_session(args.account, args.hours * 3600)
-    except InvalidInput as exc:
-        print(f"flowbox: {exc.field}: {exc}", file=sys.stderr)
-        return EXIT_USER
-    print(f"created session {session.id} for account {session.account}, valid for "
-          f"{args.hours:g} hours; it is shown once, keep it now:", file=sys.stderr)
-    print(secret)
-    return EXIT_OK
 
 
 class InputError(Exception):
@@ -244,6 +181,8 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import create_app
+    from .datalock import DataDirInUse
+    from .db import DatabaseUnusable
     from .service import Service
 
     try:
@@ -251,18 +190,58 @@ def serve(args: argparse.Namespace) -> int:
         if flags["egress_allow"] is not None:
             flags["egress_allow"] = ",".join(flags["egress_allow"])
         config = from_env(**flags)
-    except ConfigError as exc:
+        # Bind before anything else: a port in use is one line, not a
+        # "serving on" followed by uvicorn's error.
+        sock = _listen(config.host, config.port)
+    except (ConfigError, InputError) as exc:
         print(f"flowbox: {exc}", file=sys.stderr)
         return EXIT_USER
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
                                                    "%(message)s")
-    service = Service(config)
+    try:
+        service = Service(config)
+    except (DataDirInUse, DatabaseUnusable) as exc:
+        sock.close()
+        print(f"flowbox: {exc}", file=sys.stderr)
+        return EXIT_USER
     where = "PostgreSQL" if config.database_url else f"{config.data_dir}/flowbox.db"
     print(f"flowbox: serving on http://{config.host}:{config.port} ({where}, "
           f"{config.workers} workers)", file=sys.stderr)
-    uvicorn.run(create_app(service), host=config.host, port=config.port,
-                log_level="warning", access_log=False)
+    server = uvicorn.Server(uvicorn.Config(create_app(service), log_level="warning",
+                                           access_log=False))
+    server.run(sockets=[sock])
     return EXIT_OK
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def version() -> str:
+    """Flowbox's version and its engine's: QuickJS-NG and wasmtime."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    from sandbox import build
+
+    def of(name: str) -> str:
+        try:
+            return installed(name)
+        except PackageNotFoundError:
+            return "unknown"
+
+    return (f"flowbox {of('flowbox')} (QuickJS-NG {build.QUICKJS_NG_VERSION.rsplit('.', 1)[0]} "
+            f"in WebAssembly, wasmtime {of('wasmtime')})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -271,10 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_command(args)
     if args.command == "serve":
         return serve(args)
-    if args.command == "keys":
-        return keys_create(args)
-    if args.command == "sessions":
-        return sessions_create(args)
+    if args.command in ("keys", "sessions"):
+        return admin.run(args)
     return EXIT_USER  # pragma: no cover - argparse enforces the choices
 
 

@@ -13,6 +13,7 @@ from sandbox import Engine, Limits
 
 from .accounts import Accounts
 from .config import Config
+from .datalock import DataDirLock
 from .db import Database, SqlDirectory, SQLiteDatabase, SqlKV, open_database
 from .dispatcher import DispatchConfig, Dispatcher
 from .durable.activator import Activator
@@ -64,8 +65,16 @@ class Service:
     """One node: open with `Service(config)`, then `start()`; `close()`."""
 
     def __init__(self, config: Config) -> None:
+        """Raises DataDirInUse when another server holds the SQLite data
+        directory, DatabaseUnusable when the database cannot be opened."""
         self.config = config
-        self.db = open_database(config.data_dir, config.database_url, config.db_pool_size)
+        self.lock = None if config.database_url else DataDirLock(config.data_dir)
+        try:
+            self.db = open_database(config.data_dir, config.database_url, config.db_pool_size)
+        except BaseException:
+            if self.lock is not None:
+                self.lock.release()
+            raise
         self.engine = Engine(signing_key=signing_key(self.db), adapters=bindings.ADAPTERS)
         self.accounts = Accounts(self.db)
         self.workflows = WorkflowStore(self.db)
@@ -129,3 +138,5 @@ class Service:
         self.durable.stop()
         self.dispatcher.stop()
         self.engine.close()
+        if self.lock is not None:
+            self.lock.release()

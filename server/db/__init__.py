@@ -10,20 +10,43 @@ from .kv import SqlKV
 from .postgres import PostgresDatabase
 from .sqlite import SQLiteDatabase
 
-__all__ = ["Database", "PostgresDatabase", "SQLiteDatabase", "SqlDirectory", "SqlKV",
-           "open_database"]
+__all__ = ["Database", "DatabaseUnusable", "PostgresDatabase", "SQLiteDatabase", "SqlDirectory",
+           "SqlKV", "open_database", "unavailable_errors"]
+
+
+class DatabaseUnusable(Exception):
+    """The database cannot be opened; the message says why in one line (an
+    unsupported URL, an unreachable server, an unusable data directory)."""
 
 
 def open_database(data_dir: Path, url: str | None = None, pool_size: int = 10) -> Database:
     """PostgreSQL at `url` (at most `pool_size` connections) when given,
-    else SQLite in `data_dir/flowbox.db`; migrated to the current schema."""
+    else SQLite in `data_dir/flowbox.db`; migrated to the current schema.
+    Raises DatabaseUnusable."""
     if url:
-        db: Database = PostgresDatabase(url, pool_size=pool_size)
-    else:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        db = SQLiteDatabase(data_dir / "flowbox.db")
-    db.migrate()
-    return db
+        scheme, sep, _ = url.partition("://")
+        if sep and scheme not in ("postgresql", "postgres"):
+            raise DatabaseUnusable(f"unsupported database URL scheme {scheme!r}: Flowbox uses "
+                                   "PostgreSQL (postgresql://...) or, without a URL, SQLite")
+    db: Database | None = None
+    try:
+        if url:
+            db = PostgresDatabase(url, pool_size=pool_size)
+        else:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            db = SQLiteDatabase(data_dir / "flowbox.db")
+        db.migrate()
+        return db
+    except unavailable_errors() as exc:
+        if db is not None:
+            db.close()
+        where = "the PostgreSQL database" if url else f"{data_dir}/flowbox.db"
+        text = str(exc).strip()
+        raise DatabaseUnusable(f"cannot use {where}: "
+                               f"{text.splitlines()[0] if text else type(exc).__name__}") from None
+    except OSError as exc:
+        raise DatabaseUnusable(f"cannot use the data directory {data_dir}: "
+                               f"{exc.strerror or exc}") from None
 
 
 def unavailable_errors() -> tuple[type[Exception], ...]:

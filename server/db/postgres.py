@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from .base import Database
 
+CONNECT_TIMEOUT = 10  # seconds to reach the server when a node starts
 PING_TIMEOUT = 2.0  # seconds /health waits for a connection
 MIGRATION_LOCK = 0x466C6F77626F78  # "Flowbox": the advisory lock around migrations
 
@@ -27,6 +28,9 @@ class PostgresDatabase(Database):
         self.for_update = " FOR UPDATE"
         self.integrity_errors = (psycopg.IntegrityError,)
         self.connection_errors = (psycopg.OperationalError,)
+        # One connection first, so that an unreachable server is its own
+        # error (refused, unknown host, bad password) at once.
+        psycopg.connect(dsn, connect_timeout=CONNECT_TIMEOUT).close()
         # Bounded (a node holds at most pool_size connections), idle ones
         # closed after a minute, and each checked as it is lent: one the
         # server dropped (a restart, pg_terminate_backend) is replaced
