@@ -103,7 +103,11 @@ class Dispatcher:
         self.config = config
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self._queue = FairQueue()
-        self._known: set[str] = set()
+        self._known: set[str] = set()  # in the queue
+        self._running: dict[str, str] = {}  # item -> account, executing now
+        # Submitted again while executing (a wake-up its own activation set,
+        # an event that arrived meanwhile): queued once it ends, at once.
+        self._again: set[str] = set()
         self._cond = threading.Condition()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -150,7 +154,9 @@ class Dispatcher:
         """Queues (item, account) pairs already stored as queued."""
         with self._cond:
             for item, account in items:
-                if item not in self._known:
+                if item in self._running:
+                    self._again.add(item)
+                elif item not in self._known:
                     self._known.add(item)
                     self._queue.push(account, item)
             self._cond.notify(len(items))
@@ -165,9 +171,12 @@ class Dispatcher:
     def _next(self) -> tuple[str, str] | None:
         with self._cond:
             while not self._stopping.is_set():
-                item = self._queue.pop()
-                if item is not None:
-                    return item
+                popped = self._queue.pop()
+                if popped is not None:
+                    account, item = popped
+                    self._known.discard(item)
+                    self._running[item] = account
+                    return popped
                 self._cond.wait()
         return None
 
@@ -182,7 +191,12 @@ class Dispatcher:
                 log.exception("%s could not be executed", item)
             finally:
                 with self._cond:
-                    self._known.discard(item)
+                    account = self._running.pop(item)
+                    if item in self._again:
+                        self._again.discard(item)
+                        self._known.add(item)
+                        self._queue.push(account, item)
+                        self._cond.notify()
                 elapsed = time.monotonic() - started
                 self._seconds_per_run += (elapsed - self._seconds_per_run) * 0.05
 
