@@ -63,7 +63,9 @@ class S3ObjectStore:
     def __init__(self, config: S3Config) -> None:
         self.config = config
         self.bucket = config.bucket
-        self.prefix = config.prefix
+        # "node1" means the folder node1/: keys never run into the prefix.
+        self.prefix = config.prefix + ("/" if config.prefix and not
+                                       config.prefix.endswith("/") else "")
         self.client = boto3.session.Session().client(
             "s3", endpoint_url=config.endpoint_url, region_name=config.region,
             aws_access_key_id=config.access_key_id,

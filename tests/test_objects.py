@@ -153,3 +153,24 @@ def test_get_refuses_an_object_over_max_bytes_without_reading_it(objects: Object
     assert info.value.size == 2000
     got = objects.get("acct/big", max_bytes=2000)
     assert got is not None and len(got[1]) == 2000
+
+
+@pytest.mark.parametrize("prefix", ["node1", "node1/"])
+def test_an_s3_prefix_is_a_folder_of_the_bucket(s3_endpoint: str, prefix: str) -> None:
+    import uuid
+
+    import boto3
+
+    from bindings import S3Config, S3ObjectStore
+
+    client = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    bucket = f"test-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=bucket)
+    store = S3ObjectStore(S3Config(bucket=bucket, endpoint_url=s3_endpoint, region="us-east-1",
+                                   access_key_id="testing", secret_access_key="testing",
+                                   prefix=prefix))
+    store.put("s/doc.txt", b"x", {}, {})
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert keys == ["node1/s/doc.txt"]
+    assert [o.key for o in store.list("s/", start_after=None, limit=10, delimiter=None, with_metadata=False).objects] == ["s/doc.txt"]
