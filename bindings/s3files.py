@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, FlexibleChecksumError
 
 from .errors import ObjectTooLarge, StorageError
 from .storage import ObjectInfo, ObjectPage
@@ -155,6 +155,10 @@ def _s3(op: Callable[[], T]) -> T:
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "error")
         raise StorageError(f"the object store answered {code}") from None
+    except FlexibleChecksumError:
+        raise StorageError("the object store returned data that fails its checksum "
+                           "(the stored object is damaged or was changed behind Flowbox's "
+                           "back)") from None
     except BotoCoreError as exc:
         raise StorageError(f"the object store is unreachable ({type(exc).__name__})") \
             from None

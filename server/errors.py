@@ -103,6 +103,12 @@ class PayloadTooLarge(ApiError):
     title = "Payload too large"
 
 
+class UnsupportedMediaType(ApiError):
+    status = 415
+    code = "unsupported_media_type"
+    title = "Unsupported media type"
+
+
 class StorageFailed(ApiError):
     status = 502
     code = "storage_error"

@@ -151,6 +151,12 @@ def exercise_files(live: Live, account: str) -> None:
     assert_error(c.put(base + "/../escape", content=b"x"), 404, "not_found")
     assert_error(c.put(base + "/a//b", content=b"x"), 400, "invalid_request", "key")
     assert_error(c.put(base + "/big", content=b"x" * 9000), 413, "payload_too_large")
+    # A form (what curl -F sends) is refused, not stored as its own encoding.
+    form = c.put(base + "/form.txt", files={"file": ("doc.txt", b"hello", "text/plain")})
+    assert_error(form, 415, "unsupported_media_type", "Content-Type")
+    assert "--data-binary" in form.json()["error"]["message"]
+    assert_error(c.put(base + "/form.txt", data={"a": "1"}), 415, "unsupported_media_type")
+    assert_error(c.get(base + "/form.txt"), 404, "not_found", "key")
     other = live.client(live.key(account + "-other"))
     assert_error(other.get(f"/v1/accounts/{account}-other/files/reports/b.txt"), 404,
                  "not_found", "key")

@@ -14,7 +14,15 @@ import pytest
 from helpers import run_with
 
 import bindings
-from bindings import FilesLimits, MemoryDirectory, MemoryKV, ObjectStore, S3Config, Sources
+from bindings import (
+    FilesLimits,
+    MemoryDirectory,
+    MemoryKV,
+    ObjectStore,
+    S3Config,
+    Sources,
+    StorageError,
+)
 from sandbox import Engine, Limits, TimeLimitExceeded
 
 TRY_GET = """export default async function(event, { files }) {
@@ -123,3 +131,16 @@ def test_a_binding_bug_is_an_internal_error_not_a_crash(engine: Engine, tmp_path
     result = run_with(engine, """export default async function(event, { store }) {
       try { await store.get("k") } catch (e) { return e.message } }""", bundle)
     assert result.value == "store.get failed: internal error (RuntimeError)"
+
+
+def test_a_checksum_failure_is_reported_as_one() -> None:
+    from botocore.exceptions import FlexibleChecksumError
+
+    from bindings.s3files import _s3
+
+    def damaged() -> None:
+        raise FlexibleChecksumError(error_msg="Expected checksum x did not match calculated y")
+
+    with pytest.raises(StorageError, match="fails its checksum") as info:
+        _s3(damaged)
+    assert "unreachable" not in str(info.value)

@@ -17,7 +17,13 @@ from bindings.errors import ObjectTooLarge
 from bindings.keys import object_key, object_prefix, scope_prefix
 
 from ..envelope import ok
-from ..errors import InvalidRequest, NotFound, PayloadTooLarge, StorageFailed
+from ..errors import (
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    StorageFailed,
+    UnsupportedMediaType,
+)
 from ..inputs import decode_cursor, encode_cursor, page_limit, read_body
 from ..service import Service
 from . import call, service_of
@@ -55,7 +61,16 @@ def info_wire(info: ObjectInfo, scope: str) -> dict[str, Any]:
             "customMetadata": info.custom_metadata}
 
 
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
 async def _body(request: Request) -> bytes:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in FORM_TYPES:
+        # A form would be stored as its own encoding, boundaries and all.
+        raise UnsupportedMediaType(
+            f"a file is uploaded as the request body itself, not as a form ({content_type}): "
+            "curl --data-binary @FILE -H 'Content-Type: TYPE'", "Content-Type")
     return await read_body(request, service_of(request).config.max_file_bytes)
 
 
