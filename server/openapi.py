@@ -8,6 +8,7 @@ from typing import Any
 
 from bindings import EVENT_TYPES
 
+from .openapi_cf import cf_paths, service_paths
 from .openapi_platform import platform_paths, platform_schemas
 from .runs import STATUSES
 
@@ -234,8 +235,9 @@ def document() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "Flowbox", "version": "0.1.0",
                  "description": "Workflows triggered by platform events (collab-kit's API, "
-                                "under /v1) and the platform API (under /api)."},
-        "paths": {**_paths(), **platform_paths()},
+                                "under /v1), Cloudflare's Workers and Workflows API (under "
+                                "/client/v4) and the platform API (under /api)."},
+        "paths": {**_paths(), **cf_paths(), **platform_paths(), **service_paths()},
         "components": {"schemas": {**_schemas(), **platform_schemas()},
                        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
     }
