@@ -102,9 +102,10 @@ class Engine:
     def run(self, artifact: Artifact, event: Any = None, *,
             capabilities: Mapping[str, Capability] | None = None,
             data: Mapping[str, Any] | None = None, limits: Limits | None = None,
-            entry: str | None = None) -> RunResult:
+            entry: str | None = None, sent_events: list[Any] | None = None) -> RunResult:
         """Runs an artifact's entry point once, in a fresh instance: its own,
-        or the export named `entry` (a workflow class chosen by name). Never
+        or the export named `entry` (a workflow class chosen by name);
+        `sent_events` answer its waits when no durable `step` is given. Never
         raises for anything user code does: failures are in `result.error`."""
         from .execution import Execution
 
@@ -114,7 +115,7 @@ class Engine:
                 raise ValueError(f"capability {name!r} needs adapter {cap.adapter!r}, "
                                  "which this engine was not given")
         with Execution(self, limits or Limits(), capabilities or {}) as ex:
-            return ex.run(artifact, event, dict(data or {}), entry)
+            return ex.run(artifact, event, dict(data or {}), entry, sent_events)
 
     def close(self) -> None:
         """Stops the ticker. Runs in progress may no longer time out."""

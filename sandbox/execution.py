@@ -152,11 +152,14 @@ class Execution:
             raise GuestCrash("the guest refused the script's modules")
 
     def run(self, artifact: Artifact, event: Any, data: dict[str, Any],
-            entry: str | None = None) -> RunResult:
-        """Runs the artifact's entry point; never raises for user failures."""
+            entry: str | None = None, sent_events: list[Any] | None = None) -> RunResult:
+        """Runs the artifact's entry point; never raises for user failures.
+        `sent_events` ({type, payload, timestamp}) answer a workflow class's
+        waits when it runs without a durable engine."""
         try:
             payload = json.dumps({
                 "export": entry or artifact.export, "event": event, "data": data,
+                "sentEvents": sent_events or [],
                 "caps": {name: {"methods": list(cap.methods), "adapter": cap.adapter}
                          for name, cap in self.capabilities.items()
                          if not name.startswith(protocol.INTERNAL_PREFIX)},

@@ -7,6 +7,7 @@
     flowbox run FILE [--event JSON] [--timeout SECONDS] [--memory MB]
                      [--data DIR] [--account ID] [--room-scope ROOM]
                      [--var NAME=VALUE]... [--secret NAME=VALUE]...
+                     [--send-event TYPE=JSON]...
 
 compiles FILE (JavaScript, or TypeScript when it ends in .ts), runs its
 entry point once with the event and the bindings (store, room, files,
@@ -26,6 +27,7 @@ import logging
 import socket
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="an environment variable for env (repeatable)")
     run.add_argument("--secret", action="append", default=[], metavar="NAME=VALUE",
                      help="a secret for env, masked in all output (repeatable)")
+    run.add_argument("--send-event", action="append", default=[], metavar="TYPE=JSON",
+                     help="an event for a workflow class's step.waitForEvent of that type "
+                          "(repeatable; taken in order)")
     admin.add_commands(sub)
     serve = sub.add_parser("serve", help="run the HTTP service (settings also from "
                                          "FLOWBOX_* environment variables)")
@@ -142,9 +147,10 @@ def run_command(args: argparse.Namespace) -> int:
         limits = Limits(timeout=args.timeout, memory=args.memory * 1024 * 1024)
         if args.data is not None and not args.data.is_dir():
             raise InputError(f"--data {args.data}: no such directory")
+        sent = _sent_events(args.send_event)
         with tempfile.TemporaryDirectory(prefix="flowbox-run-") as scratch:
             bundle = _bundle(args, args.data or Path(scratch), limits)
-            result = _compile_and_run(args.file.name, source, bundle, limits)
+            result = _compile_and_run(args.file.name, source, bundle, limits, sent)
     except (InputError, ValueError) as exc:
         print(f"flowbox: {exc}", file=sys.stderr)
         return EXIT_USER
@@ -159,8 +165,23 @@ def run_command(args: argparse.Namespace) -> int:
     return EXIT_LIMIT if isinstance(result.error, LimitExceeded) else EXIT_USER
 
 
-def _compile_and_run(name: str, source: str, bundle: bindings.Bundle,
-                     limits: Limits) -> RunResult | None:
+def _sent_events(items: list[str]) -> list[dict[str, Any]]:
+    events = []
+    for item in items:
+        kind, sep, text = item.partition("=")
+        if not sep or not kind:
+            raise InputError(f"--send-event takes TYPE=JSON, got {item!r}")
+        try:
+            payload = json.loads(text)
+        except ValueError as exc:
+            raise InputError(f"--send-event {kind}: the payload is not valid JSON: {exc}") \
+                from None
+        events.append({"type": kind, "payload": payload, "timestamp": time.time() * 1000})
+    return events
+
+
+def _compile_and_run(name: str, source: str, bundle: bindings.Bundle, limits: Limits,
+                     sent: list[dict[str, Any]]) -> RunResult | None:
     with Engine(adapters=bindings.ADAPTERS) as engine:
         try:
             artifact = engine.compile(source, name)
@@ -168,7 +189,7 @@ def _compile_and_run(name: str, source: str, bundle: bindings.Bundle,
             print(f"flowbox: compile error: {exc}", file=sys.stderr)
             return None
         result = engine.run(artifact, bundle.event, capabilities=bundle.capabilities,
-                            data=bundle.data, limits=limits)
+                            data=bundle.data, limits=limits, sent_events=sent)
     return bundle.finish(result)
 
 

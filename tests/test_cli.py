@@ -189,3 +189,35 @@ def test_sessions_create_prints_an_operator_session_once(tmp_path: Path) -> None
     bad = flowbox("sessions", "create", "--account", "acme", "--hours", "0",
                   "--data-dir", str(tmp_path))
     assert bad.returncode == 1 and "--hours" in bad.stderr and bad.stdout == ""
+
+
+APPROVAL = """\
+import { WorkflowEntrypoint, WorkflowStep, WorkflowEvent } from "cloudflare:workers";
+export class Approval extends WorkflowEntrypoint {
+  async run(event: WorkflowEvent<unknown>, step: WorkflowStep) {
+    const first = await step.waitForEvent("approve", { type: "approval", timeout: "1 hour" });
+    const other = await step.waitForEvent("note", { type: "note", timeout: "1 hour" });
+    const second = await step.waitForEvent("again", { type: "approval", timeout: "1 hour" });
+    return { first: first.payload, other: other.payload, second: second.payload,
+             type: first.type, isDate: first.timestamp instanceof Date };
+  }
+}
+"""
+
+
+def test_run_answers_waits_with_sent_events_in_order(script) -> None:  # type: ignore[no-untyped-def]
+    path = script(APPROVAL, "approval.ts")
+    proc = flowbox("run", path, "--send-event", 'approval={"n": 1}', "--send-event",
+                   'note="hi"', "--send-event", 'approval={"n": 2}')
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"first": {"n": 1}, "other": "hi", "second": {"n": 2},
+                                       "type": "approval", "isDate": True}
+
+
+def test_run_says_how_to_answer_a_wait_it_cannot(script) -> None:  # type: ignore[no-untyped-def]
+    proc = flowbox("run", script(APPROVAL, "approval.ts"), "--send-event", 'approval={"n": 1}')
+    assert proc.returncode == 1
+    assert 'no event of type "note"' in proc.stderr and "--send-event note=JSON" in proc.stderr
+    assert "/events/note" in proc.stderr  # or the durable API
+    bad = flowbox("run", script(APPROVAL, "approval.ts"), "--send-event", "approval={bad")
+    assert bad.returncode == 1 and "--send-event approval: the payload is not valid JSON" in bad.stderr

@@ -366,8 +366,19 @@ static JSValue build_bindings(JSValueConst input) {
     return bindings;
 }
 
+/* The step of a run without a durable engine (noop_step.js), given the
+ * events sent to the run for its waits. */
+static JSValue noop_step(JSValueConst sent) {
+    JSValue factory = fb_builtin_eval_script(ctx, "noop_step");
+    if (JS_IsException(factory)) return factory;
+    JSValue step = JS_Call(ctx, factory, JS_UNDEFINED, 1, &sent);
+    JS_FreeValue(ctx, factory);
+    return step;
+}
+
 /* Calls the entry: `fn(event, bindings)` or `new Cls(ctx, env).run(event, step)`. */
-static JSValue call_entry(JSValueConst entry, JSValueConst event, JSValue bindings) {
+static JSValue call_entry(JSValueConst entry, JSValueConst event, JSValue bindings,
+                          JSValueConst sent) {
     if (!is_workflow_class(entry)) {
         JSValueConst args[2] = {event, bindings};
         JSValue r = JS_Call(ctx, entry, JS_UNDEFINED, 2, args);
@@ -375,7 +386,11 @@ static JSValue call_entry(JSValueConst entry, JSValueConst event, JSValue bindin
         return r;
     }
     JSValue step = JS_GetPropertyStr(ctx, bindings, "step");
-    if (JS_IsUndefined(step)) step = fb_builtin_eval_script(ctx, "noop_step");
+    if (JS_IsUndefined(step)) step = noop_step(sent);
+    if (JS_IsException(step)) {
+        JS_FreeValue(ctx, bindings);
+        return step;
+    }
     /* WorkflowEvent.timestamp is a Date; JSON brings it as milliseconds. */
     JSValue ts = JS_IsObject(event) ? JS_GetPropertyStr(ctx, event, "timestamp") : JS_UNDEFINED;
     if (JS_IsNumber(ts)) {
@@ -464,6 +479,7 @@ uint64_t fb_run(const uint8_t *bc, uint32_t bc_len, const char *input_json, uint
     JS_FreeAtom(ctx, atom);
     JS_FreeValue(ctx, ns);
     JSValue event = JS_GetPropertyStr(ctx, input, "event");
+    JSValue sent = JS_GetPropertyStr(ctx, input, "sentEvents");
     JSValue bindings = build_bindings(input);
     JS_FreeValue(ctx, input);
     if (!JS_IsException(bindings) && fb_modules_set_env(ctx, bindings) < 0) {
@@ -480,8 +496,9 @@ uint64_t fb_run(const uint8_t *bc, uint32_t bc_len, const char *input_json, uint
                                    name ? name : "?");
         JS_FreeCString(ctx, name);
     } else {
-        result = call_entry(entry, event, bindings);
+        result = call_entry(entry, event, bindings, sent);
     }
+    JS_FreeValue(ctx, sent);
     JS_FreeValue(ctx, export_name);
     JS_FreeValue(ctx, entry);
     JS_FreeValue(ctx, event);
