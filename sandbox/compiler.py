@@ -128,13 +128,16 @@ def resolve_specifier(importer: str, specifier: str, names: Iterable[str]) -> st
     return next((c for c in candidates if c in known), path)
 
 
-def _find_import(sources: Mapping[str, str], module: str,
+def _find_import(sources: Mapping[str, str], main: str, module: str,
                  name: str | None) -> tuple[str, int, int] | None:
     """(file, line, column) of an import of `module` (of `name` in it, when
     the import names it) in any of the script's modules."""
+    # The loader looks the others up (with .js/.ts added); the main module
+    # only by its exact name.
+    others = [n for n in sources if n != main]
     for importer, source in sources.items():
         for match in _SPECIFIER.finditer(source):
-            resolved = resolve_specifier(importer, match.group(2), sources) or match.group(2)
+            resolved = resolve_specifier(importer, match.group(2), others) or match.group(2)
             if resolved != module:
                 continue
             where = ((name and locate_import(source, match.group(2), name))
@@ -156,7 +159,7 @@ def _compile_error(failure: Failure, filename: str, sources: Mapping[str, str]) 
         refused = _REFUSED_IMPORT.search(failure.message)
         module, name = ((missing.group(2), missing.group(1)) if missing
                         else (refused.group(1), None) if refused else (None, None))
-        found = _find_import(sources, module, name) if module is not None else None
+        found = _find_import(sources, filename, module, name) if module is not None else None
         if found is not None:
             filename, line, column = found
     if failure.reason == "syntax":

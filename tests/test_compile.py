@@ -201,3 +201,9 @@ def test_artifact_of_another_engine_build_is_refused(engine: Engine) -> None:
 def test_garbage_is_not_an_artifact() -> None:
     with pytest.raises(ArtifactError):
         Artifact.from_bytes(b"\x00asm not an artifact")
+
+
+def test_a_refused_import_is_located_whatever_the_file_is_called(engine: Engine) -> None:
+    with pytest.raises(CompileError, match="cannot import 'fs'") as info:
+        engine.compile('import fs from "fs";\nexport default async () => fs;\n', "fs.js")
+    assert (info.value.line, info.value.column) == (1, 16)
