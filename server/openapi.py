@@ -35,6 +35,17 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"content": {"application/json": {"schema": schema}}}
 
 
+def _with_form(schema: dict[str, Any]) -> dict[str, Any]:
+    """JSON, or the same fields as a form: code a file, events repeated or
+    comma-separated, enabled true or false."""
+    form = {"type": "object", "properties": {
+        "name": {"type": "string"}, "code": {"type": "string", "format": "binary"},
+        "events": {"type": "string"}, "roomId": {"type": "string"},
+        "enabled": {"enum": ["true", "false"]}}}
+    return {"content": {"application/json": {"schema": schema},
+                        "multipart/form-data": {"schema": form}}}
+
+
 def _param(name: str, where: str = "path", schema: dict[str, Any] | None = None,
            description: str = "") -> dict[str, Any]:
     return {"name": name, "in": where, "required": where == "path",
@@ -160,15 +171,15 @@ def _paths() -> dict[str, Any]:
     one_wf = _ok({"workflow": _ref("Workflow")})
     return {
         f"{ACCOUNT}/workflows": {
-            "post": _op("Register a workflow", one_wf, status="201", scope="write",
-                        body=_json(_ref("WorkflowCreate"))),
+            "post": _op("Register a workflow (JSON, or a form whose code is a file)", one_wf,
+                        status="201", scope="write", body=_with_form(_ref("WorkflowCreate"))),
             "get": _op("List workflows", _ok({"workflows": {"type": "array",
                                                             "items": _ref("Workflow")},
                                               "next_cursor": cursor}), params=PAGE)},
         f"{ACCOUNT}/workflows/{{workflowId}}": {
             "get": _op("Get a workflow", one_wf, params=[wf]),
-            "patch": _op("Update a workflow", one_wf, params=[wf], scope="write",
-                         body=_json(_ref("WorkflowUpdate"))),
+            "patch": _op("Update a workflow (JSON, or a form)", one_wf, params=[wf],
+                         scope="write", body=_with_form(_ref("WorkflowUpdate"))),
             "delete": _op("Delete a workflow", one_wf, params=[wf], scope="write")},
         f"{ACCOUNT}/events": {
             "post": _op("Send a platform event", _ok({

@@ -215,3 +215,40 @@ def test_a_workflow_class_is_refused_on_this_route(acme: httpx.Client) -> None:
     r = acme.post("/v1/accounts/acme/workflows",
                   json={"name": "class", "code": code, "events": ["user.created"]})
     assert_error(r, 400, "compile_error", "code")
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_a_workflow_registers_from_a_file_with_curl(live: Live, tmp_path: Any) -> None:
+    """The README's form: code from a file, nothing escaped by hand."""
+    token = live.key("files-acct", "read,write")
+    (tmp_path / "welcome.ts").write_text(
+        'export default async function (event: { data: { userId: string } }) {\n'
+        '  return { hello: `user "${event.data.userId}"` };\n}\n')
+    script = """curl -s -X POST ${BASE}/v1/accounts/files-acct/workflows \\
+  -H "Authorization: Bearer ${TOKEN}" \\
+  -F name=welcome -F events=participant.joined,user.created -F code=@welcome.ts \\
+  -w '\\n%{http_code}'"""
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True,
+                         cwd=tmp_path, env={"BASE": live.url, "TOKEN": token,
+                                            "PATH": "/usr/bin:/bin"}).stdout
+    body, status = out.rsplit("\n", 1)
+    assert status == "201", body
+    wf = json.loads(body)["data"]["workflow"]
+    assert wf["code"] == (tmp_path / "welcome.ts").read_text()
+    assert wf["events"] == ["participant.joined", "user.created"] and wf["enabled"] is True
+    client = live.client(token)
+    updated = client.patch(f"/v1/accounts/files-acct/workflows/{wf['id']}",
+                           files={"code": ("w.js", b"export default async () => 2;")},
+                           data={"enabled": "false"})
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["data"]["workflow"]["enabled"] is False
+    bad = client.post("/v1/accounts/files-acct/workflows", files={
+        "code": ("w.js", b"export default async () => {")},
+        data={"name": "broken", "events": "user.created"})
+    assert_error(bad, 400, "compile_error", "code")
+    assert_error(client.post("/v1/accounts/files-acct/workflows", files={
+        "code": ("w.js", b"export default async () => 1;")},
+        data={"name": "x", "events": "user.created", "color": "red"}), 400, "invalid_request")
+    assert_error(client.post("/v1/accounts/files-acct/workflows", files={
+        "code": ("w.js", b"\xff\xfe")}, data={"name": "x", "events": "user.created"}),
+        400, "invalid_request", "code")

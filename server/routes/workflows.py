@@ -1,20 +1,60 @@
 """Seed 000: `/v1/accounts/{accountId}/workflows` — register, list, get,
-update and delete workflows. Code is compiled before anything is stored."""
+update and delete workflows. Code is compiled before anything is stored.
+
+A registration or an update is JSON, or a form whose `code` is a file
+(`curl -F name=welcome -F events=participant.joined -F code=@welcome.ts`),
+so that code needs no escaping by hand."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from ..envelope import ok
-from ..errors import NotFound
-from ..inputs import decode_cursor, encode_cursor, page_limit
+from ..errors import InvalidRequest, NotFound
+from ..inputs import decode_cursor, encode_cursor, page_limit, refuse_declared_size
 from ..service import Service
 from ..workflows import Workflow, check_fields, compile_code
-from . import call, json_body
+from . import call, json_body, service_of
+
+FORM = "multipart/form-data"
+
+
+async def workflow_body(request: Request) -> dict[str, Any]:
+    """The registration fields, from JSON or from a form: `code` a file
+    part (or text), `events` repeated or comma-separated, `enabled` true or
+    false; unknown fields are refused as in JSON."""
+    if not request.headers.get("content-type", "").startswith(FORM):
+        return await json_body(request)
+    limit = service_of(request).config.max_body_bytes
+    refuse_declared_size(request, limit)
+    try:
+        form = await request.form(max_files=1, max_fields=32, max_part_size=limit)
+    except Exception as exc:  # python-multipart's errors carry no common base
+        raise InvalidRequest(f"malformed form: {exc}") from None
+    body: dict[str, Any] = {}
+    try:
+        for name, value in form.multi_items():
+            text = ((await value.read()).decode("utf-8") if isinstance(value, UploadFile)
+                    else value)
+            if name == "events":
+                body.setdefault("events", []).extend(
+                    t.strip() for t in text.split(",") if t.strip())
+            elif name == "enabled":
+                if text not in ("true", "false"):
+                    raise InvalidRequest("enabled must be true or false", "enabled")
+                body["enabled"] = text == "true"
+            else:
+                body[name] = text
+    except UnicodeDecodeError:
+        raise InvalidRequest("code must be UTF-8 text", "code") from None
+    finally:
+        await form.close()
+    return body
 
 BASE = "/v1/accounts/{accountId}/workflows"
 
@@ -37,7 +77,7 @@ async def create(request: Request) -> Response:
         workflow = service.workflows.create(account, fields, artifact)
         return ok("Workflow created", {"workflow": workflow.to_wire()}, 201)
 
-    return await call(request, "write", work, rate="write", read=json_body)
+    return await call(request, "write", work, rate="write", read=workflow_body)
 
 
 async def list_all(request: Request) -> Response:
@@ -71,7 +111,7 @@ async def update(request: Request) -> Response:
             raise _missing(workflow_id)
         return ok("Workflow updated", {"workflow": workflow.to_wire()})
 
-    return await call(request, "write", work, rate="write", read=json_body)
+    return await call(request, "write", work, rate="write", read=workflow_body)
 
 
 async def delete(request: Request) -> Response:
