@@ -74,11 +74,13 @@ def _kind(value: Any) -> str:
         type(value), "a number")
 
 
-def unknown_fields(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
-    """Refuses members the route does not know (a typo must not pass silently)."""
+def unknown_fields(body: dict[str, Any], allowed: tuple[str, ...], within: str = "") -> None:
+    """Refuses members the route does not know (a typo must not pass
+    silently); `within` prefixes the field's name ("entries[3].")."""
     for name in body:
         if name not in allowed:
-            raise InvalidRequest(f"unknown field {name!r}; allowed: {', '.join(allowed)}", name)
+            raise InvalidRequest(f"unknown field {within + name!r}; allowed: "
+                                 f"{', '.join(allowed)}", within + name)
 
 
 def page_limit(value: str | None) -> int:

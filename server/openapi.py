@@ -148,6 +148,9 @@ def _schemas() -> dict[str, Any]:
                                 "metadata": {"type": "object"},
                                 "participants": {"type": "array", "items": {
                                     "type": "object", "required": ["userId", "joinedAt"]}}}},
+        "RoomListed": {"type": "object", "required": ["id", "name", "metadata"],
+                       "properties": {"id": {"type": "string"}, "name": NULLABLE_STRING,
+                                      "metadata": {"type": "object"}}},
         "User": {"type": "object", "required": ["id", "name", "email", "metadata"],
                  "properties": {"id": {"type": "string"}, "name": NULLABLE_STRING,
                                 "email": NULLABLE_STRING, "metadata": {"type": "object"}}},
@@ -198,6 +201,17 @@ def _paths() -> dict[str, Any]:
                         _param("until", "query", {"type": "string", "format": "date-time"})])},
         f"{ACCOUNT}/runs/{{runId}}": {
             "get": _op("Get a run with its logs", _ok({"run": _ref("Run")}), params=[run])},
+        f"{ACCOUNT}/rooms": {
+            "get": _op("List rooms by id", _ok({
+                "rooms": {"type": "array", "items": _ref("RoomListed")},
+                "next_cursor": cursor}), params=PAGE)},
+        f"{ACCOUNT}/users": {
+            "get": _op("List users by id", _ok({
+                "users": {"type": "array", "items": _ref("User")},
+                "next_cursor": cursor}), params=PAGE)},
+        f"{ACCOUNT}/stores": {
+            "get": _op("The names of the account's KV stores",
+                       _ok({"stores": {"type": "array", "items": {"type": "string"}}}))},
         f"{ACCOUNT}/rooms/{{roomId}}": {
             "put": _op("Create (201) or replace a room", _ok({"room": _ref("Room")}),
                        status=("200", "201"), params=[room],
@@ -214,6 +228,15 @@ def _paths() -> dict[str, Any]:
             "delete": _op("Delete a user", _ok({"user": {"type": "object"}}), params=[user],
                           scope="write")},
         f"{ACCOUNT}/stores/{{store}}/keys": {
+            "put": _op("Write many keys at once (one transaction, one write for the rate "
+                       "limit; at most 10,000 entries within the JSON body limit)",
+                       _ok({"written": {"type": "integer"}}), params=[store], scope="write",
+                       body=_json({"type": "array", "minItems": 1, "items": {
+                           "type": "object", "required": ["key", "value"],
+                           "additionalProperties": False, "properties": {
+                               "key": {"type": "string"}, "value": {"type": "string"},
+                               "base64": {"type": "boolean"}, "metadata": {},
+                               "expiration": {"type": "integer"}}}})),
             "get": _op("List a KV store's keys", _ok({
                 "keys": {"type": "array", "items": {"type": "object", "required": ["name"]}},
                 "next_cursor": cursor}),

@@ -4,6 +4,7 @@ stores and files, checked over HTTP and through a workflow that reads them
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ import boto3
 import httpx
 import pytest
 
+from server.errors import InvalidRequest
 from tests.live import Live, live_server, wait_for_runs
 from tests.test_api_events import register, send
 from tests.test_api_workflows import assert_error
@@ -64,6 +66,60 @@ def test_rooms_and_users(live: Live) -> None:
     c.put("/v1/accounts/dir/rooms/secret", json={"name": "mine"})
     assert_error(other.get("/v1/accounts/dir-other/rooms/secret"), 404, "not_found", "roomId")
     assert_error(other.get("/v1/accounts/dir/rooms/secret"), 404, "not_found", "accountId")
+
+
+def test_rooms_and_users_are_listed_by_id_with_a_cursor(live: Live) -> None:
+    c = live.client(live.key("lists"))
+    for i in (3, 1, 2):
+        c.put(f"/v1/accounts/lists/rooms/r{i}", json={"name": f"room {i}"})
+        c.put(f"/v1/accounts/lists/users/u{i}", json={"name": f"user {i}"})
+    for kind in ("rooms", "users"):
+        first = c.get(f"/v1/accounts/lists/{kind}", params={"limit": "2"}).json()["data"]
+        assert [x["id"] for x in first[kind]] == [f"{kind[0]}1", f"{kind[0]}2"]
+        rest = c.get(f"/v1/accounts/lists/{kind}",
+                     params={"cursor": first["next_cursor"]}).json()["data"]
+        assert [x["id"] for x in rest[kind]] == [f"{kind[0]}3"] and rest["next_cursor"] is None
+        assert rest[kind][0]["name"] == f"{kind[:-1]} 3"
+        assert_error(c.get(f"/v1/accounts/lists/{kind}", params={"cursor": "junk"}), 400,
+                     "invalid_request", "cursor")
+    other = live.client(live.key("lists-other"))
+    assert other.get("/v1/accounts/lists-other/rooms").json()["data"]["rooms"] == []
+    assert_error(other.get("/v1/accounts/lists/users"), 404, "not_found", "accountId")
+
+
+def test_kv_bulk_write_and_the_stores_list(live: Live) -> None:
+    c = live.client(live.key("bulk"))
+    base = "/v1/accounts/bulk/stores/config/keys"
+    later = int(time.time()) + 3600
+    r = c.put(base, json=[{"key": "a", "value": "alpha"},
+                          {"key": "b", "value": "AAEC", "base64": True, "metadata": {"v": 1}},
+                          {"key": "c/d", "value": "x", "expiration": later}])
+    assert r.status_code == 200, r.text
+    assert r.json()["data"] == {"written": 3}
+    assert c.get(base + "/a").content == b"alpha"
+    assert c.get(base + "/b").content == b"\x00\x01\x02"
+    assert c.get(base + "/b").headers["x-flowbox-metadata"] == '{"v": 1}'
+    assert c.get(base + "/c/d").headers["x-flowbox-expiration"] == str(later)
+    c.put("/v1/accounts/bulk/stores/other/keys/k", content=b"v")
+    assert c.get("/v1/accounts/bulk/stores").json()["data"]["stores"] == ["config", "other"]
+    # A bad entry is named by index, and nothing of the batch is written.
+    for body, field in [
+            ([{"key": "z", "value": "1"}, {"key": "y", "value": 2}], "entries[1].value"),
+            ([{"key": "z", "value": "1"}, {"key": "", "value": "2"}], "entries[1].key"),
+            ([{"key": "z", "value": "!!", "base64": True}], "entries[0].value"),
+            ([{"key": "z", "value": "1", "expiration": 5}], "entries[0].expiration"),
+            ([{"key": "z", "value": "1", "metadata": "m" * 2000}], "entries[0].metadata"),
+            ([{"key": "z", "value": "1"}, {"key": "z", "value": "2"}], "entries[1].key"),
+            ([{"key": "z", "value": "1", "ttl": 5}], "entries[0].ttl"),
+            ([], "entries"), ({"key": "z"}, "entries")]:
+        assert_error(c.put(base, json=body), 400, "invalid_request", field)
+    assert_error(c.get(base + "/z"), 404, "not_found", "key")
+    # The size cap is the JSON body limit (4 KiB on this server); the count cap is Cloudflare's.
+    big = [{"key": f"k{i}", "value": "v" * 100} for i in range(100)]
+    assert_error(c.put(base, json=big), 413, "payload_too_large")
+    from server.routes.stores import MAX_BULK, bulk_entries
+    with pytest.raises(InvalidRequest, match=f"at most {MAX_BULK} entries"):
+        bulk_entries([{"key": f"k{i}", "value": ""} for i in range(MAX_BULK + 1)], time.time())
 
 
 def test_kv_keys(live: Live) -> None:
@@ -187,3 +243,11 @@ def test_unknown_client_gets_401_on_data_routes(live: Live) -> None:
     with httpx.Client(base_url=live.url) as client:
         assert_error(client.get("/v1/accounts/kv/stores/config/keys/x"), 401, "unauthorized")
         assert_error(client.put("/v1/accounts/kv/files/x", content=b"x"), 401, "unauthorized")
+
+
+def test_a_bulk_write_counts_once_against_the_write_limit(tmp_path: Path) -> None:
+    with live_server(tmp_path, rate_write=2) as live:
+        c = live.client(live.key("bulk-rate"))
+        base = "/v1/accounts/bulk-rate/stores/s/keys"
+        batch = [{"key": f"k{i}", "value": "v"} for i in range(20)]
+        assert [c.put(base, json=batch).status_code for _ in range(3)] == [200, 200, 429]

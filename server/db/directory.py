@@ -41,6 +41,22 @@ class SqlDirectory:
         return Room(id=row[0], name=row[1], metadata=json.loads(row[2]), created_at=row[3],
                     updated_at=row[4])
 
+    def rooms(self, account: str, after: str | None, limit: int) -> tuple[list[Room], bool]:
+        """The account's rooms by id, after `after`; True when more follow."""
+        rows = self.db.fetchall(
+            "SELECT id, name, metadata, created_at, updated_at FROM rooms "
+            "WHERE account = ? AND id > ? ORDER BY id LIMIT ?", (account, after or "", limit + 1))
+        return [Room(id=r[0], name=r[1], metadata=json.loads(r[2]), created_at=r[3],
+                     updated_at=r[4]) for r in rows[:limit]], len(rows) > limit
+
+    def users(self, account: str, after: str | None, limit: int) -> tuple[list[User], bool]:
+        """The account's users by id, after `after`; True when more follow."""
+        rows = self.db.fetchall(
+            "SELECT id, name, email, metadata, created_at, updated_at FROM users "
+            "WHERE account = ? AND id > ? ORDER BY id LIMIT ?", (account, after or "", limit + 1))
+        return [User(id=r[0], name=r[1], email=r[2], metadata=json.loads(r[3]),
+                     created_at=r[4], updated_at=r[5]) for r in rows[:limit]], len(rows) > limit
+
     def put_user(self, account: str, user: User) -> None:
         self.db.execute(
             """INSERT INTO users (account, id, name, email, metadata, created_at, updated_at)

@@ -19,13 +19,20 @@ class SqlKV:
         self.db = db
 
     def put(self, account: str, store: str, entry: KVEntry) -> None:
-        self.db.execute(
-            """INSERT INTO kv (account, store, key, value, metadata, expiration)
-               VALUES (?, ?, ?, ?, ?, ?)
-               ON CONFLICT (account, store, key) DO UPDATE SET value = excluded.value,
-                 metadata = excluded.metadata, expiration = excluded.expiration""",
-            (account, store, entry.key, entry.value,
-             None if entry.metadata is None else json.dumps(entry.metadata), entry.expiration))
+        self.put_many(account, store, [entry])
+
+    def put_many(self, account: str, store: str, entries: list[KVEntry]) -> None:
+        """Writes every entry or none (one transaction)."""
+        with self.db.transaction() as cur:
+            for entry in entries:
+                cur.execute(self.db.sql(
+                    """INSERT INTO kv (account, store, key, value, metadata, expiration)
+                       VALUES (?, ?, ?, ?, ?, ?)
+                       ON CONFLICT (account, store, key) DO UPDATE SET value = excluded.value,
+                         metadata = excluded.metadata, expiration = excluded.expiration"""),
+                    (account, store, entry.key, entry.value,
+                     None if entry.metadata is None else json.dumps(entry.metadata),
+                     entry.expiration))
 
     def delete(self, account: str, store: str, key: str) -> None:
         self.db.execute("DELETE FROM kv WHERE account = ? AND store = ? AND key = ?",

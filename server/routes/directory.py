@@ -1,5 +1,6 @@
 """Rooms and users the `room` binding reads: `PUT`/`GET`/`DELETE`
-`/v1/accounts/{accountId}/rooms/{roomId}` and `…/users/{userId}`. Events
+`/v1/accounts/{accountId}/rooms/{roomId}` and `…/users/{userId}`, and
+`GET …/rooms` and `GET …/users` to list them (by id, with a cursor). Events
 keep presence and users current as well (bindings.apply_event)."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from bindings.room import MAX_ID_CHARS, room_dict, user_dict
 
 from ..envelope import ok
 from ..errors import InvalidRequest, NotFound
-from ..inputs import unknown_fields
+from ..inputs import decode_cursor, encode_cursor, page_limit, unknown_fields
 from ..service import Service
 from . import call, json_body
 
@@ -125,7 +126,35 @@ async def delete_user(request: Request) -> Response:
     return await call(request, "write", work, rate="write")
 
 
+def _page(request: Request) -> tuple[str | None, int]:
+    after = decode_cursor(request.query_params.get("cursor"))
+    return (after[1] if after else None), page_limit(request.query_params.get("limit"))
+
+
+def _listed(kind: str, items: list[dict[str, Any]], more: bool) -> Response:
+    cursor = encode_cursor((0.0, items[-1]["id"])) if more and items else None
+    return ok(kind.capitalize(), {kind: items, "next_cursor": cursor})
+
+
+async def list_rooms(request: Request) -> Response:
+    def work(service: Service, account: str, _: None) -> Response:
+        rooms, more = service.directory.rooms(account, *_page(request))
+        return _listed("rooms", [room_dict(r) for r in rooms], more)
+
+    return await call(request, "read", work)
+
+
+async def list_users(request: Request) -> Response:
+    def work(service: Service, account: str, _: None) -> Response:
+        users, more = service.directory.users(account, *_page(request))
+        return _listed("users", [user_dict(u) for u in users], more)
+
+    return await call(request, "read", work)
+
+
 routes = [
+    Route(BASE + "/rooms", list_rooms, methods=["GET"]),
+    Route(BASE + "/users", list_users, methods=["GET"]),
     Route(BASE + "/rooms/{roomId}", put_room, methods=["PUT"]),
     Route(BASE + "/rooms/{roomId}", get_room, methods=["GET"]),
     Route(BASE + "/rooms/{roomId}", delete_room, methods=["DELETE"]),

@@ -1,9 +1,14 @@
 """KV stores the `store` binding reads, written by the operator:
 `PUT`/`GET`/`DELETE /v1/accounts/{accountId}/stores/{store}/keys/{key}`
-(the body is the value, as is), and `GET …/stores/{store}/keys?prefix=`."""
+(the body is the value, as is), `GET …/stores/{store}/keys?prefix=`,
+`PUT …/stores/{store}/keys` (many entries at once, as Cloudflare KV's bulk
+write: one transaction, one write for the rate limit) and `GET …/stores`
+(the names of the account's stores)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import time
 from typing import Any
@@ -17,13 +22,22 @@ from bindings.keys import kv_key, store_name
 
 from ..envelope import ok
 from ..errors import InvalidRequest, NotFound
-from ..inputs import decode_cursor, encode_cursor, is_number, page_limit, read_body
+from ..inputs import (
+    decode_cursor,
+    encode_cursor,
+    is_number,
+    page_limit,
+    parse_json,
+    read_body,
+    unknown_fields,
+)
 from ..service import Service
 from . import call, service_of
 
 BASE = "/v1/accounts/{accountId}/stores/{store}/keys"
 MAX_METADATA_BYTES = 1024  # as Cloudflare KV
 MAX_EXPIRATION = 253402300799  # 9999-12-31T23:59:59Z
+MAX_BULK = 10_000  # entries in one bulk write, as Cloudflare KV
 
 
 def check_names(store: str, key: str | None = None) -> tuple[str, str | None]:
@@ -42,20 +56,72 @@ def check_options(params: dict[str, str], now: float) -> tuple[Any, int | None]:
     seconds, in the future) query parameters of a put."""
     metadata = None
     if "metadata" in params:
-        if len(params["metadata"].encode()) > MAX_METADATA_BYTES:
-            raise InvalidRequest(f"metadata is over {MAX_METADATA_BYTES} bytes", "metadata")
         try:
             metadata = json.loads(params["metadata"])
         except ValueError:
             raise InvalidRequest("metadata must be JSON", "metadata") from None
+        _check_metadata(metadata, "metadata")
     expiration = None
     if "expiration" in params:
         text = params["expiration"]
-        if not is_number(text) or not now < int(text) <= MAX_EXPIRATION:
-            raise InvalidRequest("expiration must be a time in the future (before the year "
-                                 "10000), in seconds since the epoch", "expiration")
-        expiration = int(text)
+        if not is_number(text):
+            raise InvalidRequest(_EXPIRATION_RULE, "expiration")
+        expiration = _check_expiration(int(text), now, "expiration")
     return metadata, expiration
+
+
+_EXPIRATION_RULE = ("expiration must be a time in the future (before the year 10000), in "
+                    "seconds since the epoch")
+
+
+def _check_metadata(metadata: Any, field: str) -> None:
+    if len(json.dumps(metadata).encode()) > MAX_METADATA_BYTES:
+        raise InvalidRequest(f"{field} is over {MAX_METADATA_BYTES} bytes", field)
+
+
+def _check_expiration(value: Any, now: float, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or \
+            not now < value <= MAX_EXPIRATION:
+        raise InvalidRequest(_EXPIRATION_RULE.replace("expiration", field, 1), field)
+    return value
+
+
+def bulk_entries(body: Any, now: float) -> list[KVEntry]:
+    """The entries of a bulk write: a JSON array of {key, value, base64?,
+    metadata?, expiration?}, each checked, the offending one named by index."""
+    if not isinstance(body, list) or not body:
+        raise InvalidRequest("the body must be a non-empty JSON array of {key, value} entries",
+                             "entries")
+    if len(body) > MAX_BULK:
+        raise InvalidRequest(f"at most {MAX_BULK} entries in one bulk write", "entries")
+    entries, seen = [], set()
+    for i, item in enumerate(body):
+        at = f"entries[{i}]"
+        if not isinstance(item, dict):
+            raise InvalidRequest(f"{at} must be an object", at)
+        unknown_fields(item, ("key", "value", "base64", "metadata", "expiration"), at + ".")
+        try:
+            key = kv_key(item.get("key"))
+        except BindingError as exc:
+            raise InvalidRequest(f"{at}.key: {exc}", at + ".key") from None
+        if key in seen:
+            raise InvalidRequest(f"{at}.key {key!r} is written twice", at + ".key")
+        seen.add(key)
+        value = item.get("value")
+        if not isinstance(value, str):
+            raise InvalidRequest(f"{at}.value must be a string", at + ".value")
+        if item.get("base64", False) not in (True, False):
+            raise InvalidRequest(f"{at}.base64 must be true or false", at + ".base64")
+        try:
+            data = base64.b64decode(value, validate=True) if item.get("base64") else value.encode()
+        except (binascii.Error, ValueError):
+            raise InvalidRequest(f"{at}.value is not base64", at + ".value") from None
+        if "metadata" in item:
+            _check_metadata(item["metadata"], at + ".metadata")
+        expiration = (_check_expiration(item["expiration"], now, at + ".expiration")
+                      if item.get("expiration") is not None else None)
+        entries.append(KVEntry(key, data, item.get("metadata"), expiration))
+    return entries
 
 
 async def _value(request: Request) -> bytes:
@@ -121,7 +187,31 @@ async def list_keys(request: Request) -> Response:
     return await call(request, "read", work)
 
 
+async def put_many(request: Request) -> Response:
+    def work(service: Service, account: str, body: Any) -> Response:
+        store, _key = check_names(request.path_params["store"])
+        entries = bulk_entries(body, time.time())
+        service.kv.put_many(account, store, entries)
+        return ok("Keys saved", {"written": len(entries)})
+
+    return await call(request, "write", work, rate="write", read=_json_array)
+
+
+async def _json_array(request: Request) -> Any:
+    return parse_json(await read_body(request, service_of(request).config.max_body_bytes),
+                      "a JSON array of entries")
+
+
+async def list_stores(request: Request) -> Response:
+    def work(service: Service, account: str, _: None) -> Response:
+        return ok("Stores", {"stores": service.kv.stores(account)})
+
+    return await call(request, "read", work)
+
+
 routes = [
+    Route("/v1/accounts/{accountId}/stores", list_stores, methods=["GET"]),
+    Route(BASE, put_many, methods=["PUT"]),
     Route(BASE, list_keys, methods=["GET"]),
     Route(BASE + "/{key:path}", put, methods=["PUT"]),
     Route(BASE + "/{key:path}", get, methods=["GET"]),
