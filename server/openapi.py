@@ -172,6 +172,10 @@ def _paths() -> dict[str, Any]:
                         "address the files of this room")
     cursor = {"type": ["string", "null"]}
     one_wf = _ok({"workflow": _ref("Workflow")})
+    accepted = _ok({
+        "event": _ref("Event"),
+        "runs": {"type": "array", "items": {"type": "object", "required": [
+            "id", "workflow_id", "status"]}}})
     return {
         f"{ACCOUNT}/workflows": {
             "post": _op("Register a workflow (JSON, or a form whose code is a file)", one_wf,
@@ -184,11 +188,14 @@ def _paths() -> dict[str, Any]:
             "patch": _op("Update a workflow (JSON, or a form)", one_wf, params=[wf],
                          scope="write", body=_with_form(_ref("WorkflowUpdate"))),
             "delete": _op("Delete a workflow", one_wf, params=[wf], scope="write")},
+        f"{ACCOUNT}/workflows/{{workflowId}}/test": {
+            "post": _op("Send a test event to this workflow only (enabled or not; presence "
+                        "and users unchanged)", accepted, status="202", params=[wf],
+                        scope="write", body=_json({
+                            "type": "object", "additionalProperties": False, "properties": {
+                                "type": {"enum": list(EVENT_TYPES)}, "data": {}}}))},
         f"{ACCOUNT}/events": {
-            "post": _op("Send a platform event", _ok({
-                "event": _ref("Event"),
-                "runs": {"type": "array", "items": {"type": "object", "required": [
-                    "id", "workflow_id", "status"]}}}), status="202", scope="write",
+            "post": _op("Send a platform event", accepted, status="202", scope="write",
                 params=[_param("Idempotency-Key", "header",
                                {"type": "string", "minLength": 1, "maxLength": 255})],
                 body=_json(_ref("EventIn")))},
@@ -200,7 +207,15 @@ def _paths() -> dict[str, Any]:
                         _param("since", "query", {"type": "string", "format": "date-time"}),
                         _param("until", "query", {"type": "string", "format": "date-time"})])},
         f"{ACCOUNT}/runs/{{runId}}": {
-            "get": _op("Get a run with its logs", _ok({"run": _ref("Run")}), params=[run])},
+            "get": _op("Get a run with its logs", _ok({"run": _ref("Run")}), params=[run]),
+            "delete": _op("Delete a run that has ended (409 otherwise)",
+                          _ok({"run": {"type": "object"}}), params=[run], scope="write")},
+        f"{ACCOUNT}/runs/{{runId}}/retry": {
+            "post": _op("Queue an errored run again (409 otherwise)", _ok({"run": _ref("Run")}),
+                        params=[run], scope="write")},
+        f"{ACCOUNT}/runs/{{runId}}/cancel": {
+            "post": _op("Cancel a queued run (409 otherwise)", _ok({"run": _ref("Run")}),
+                        params=[run], scope="write")},
         f"{ACCOUNT}/rooms": {
             "get": _op("List rooms by id", _ok({
                 "rooms": {"type": "array", "items": _ref("RoomListed")},

@@ -2,9 +2,11 @@
 state machine that makes accepted work survive a crash.
 
     queued ──claim──▶ running ──finish──▶ complete | errored
-       ▲                 │
-       └──── requeue ────┘   (the worker died: its lease lapsed, or the
-                              single node restarted)
+     │ ▲                 │                               │
+     │ └──── requeue ────┘   (the worker died: its lease  │
+     │                        lapsed, or the node restarted)
+     │ ▲─────────────────── retry ───────────────────────┘
+     └──cancel──▶ cancelled            (delete: any finished run)
 
 A claim takes a lease for one worker; `finish` is accepted only from the
 lease's holder while the run is still running, so a run is recorded as
@@ -23,8 +25,9 @@ from bindings import iso_time
 
 from .db import Database
 
-STATUSES = ("queued", "running", "complete", "errored")
-FINISHED = ("complete", "errored")
+STATUSES = ("queued", "running", "complete", "errored", "cancelled")
+FINISHED = ("complete", "errored")  # what a worker may record
+ENDED = (*FINISHED, "cancelled")  # what may be deleted
 _COLUMNS = ("id, account, workflow_id, event_id, status, attempts, created_at, started_at, "
             "finished_at, output, error")
 
@@ -150,6 +153,34 @@ class RunStore:
         return [(r[0], r[1]) for r in rows]
 
     # -- the API side ----------------------------------------------------------------
+
+    def retry(self, account: str, run_id: str) -> bool:
+        """Queues an errored run again (its event, the workflow's code as it
+        is now); False unless it is errored."""
+        return self._change(account, run_id, "errored",
+                            "status = 'queued', started_at = NULL, finished_at = NULL, "
+                            "output = NULL, error = NULL, logs = NULL")
+
+    def cancel(self, account: str, run_id: str) -> bool:
+        """Cancels a run that has not started; False unless it is queued."""
+        return self._change(account, run_id, "queued",
+                            "status = 'cancelled', finished_at = ?", time.time())
+
+    def delete(self, account: str, run_id: str) -> bool:
+        """Deletes a run that has ended; False unless it has."""
+        with self.db.transaction() as cur:
+            cur.execute(self.db.sql(
+                "DELETE FROM runs WHERE account = ? AND id = ? AND status IN (?, ?, ?)"),
+                (account, run_id, *ENDED))
+            return bool(cur.rowcount)
+
+    def _change(self, account: str, run_id: str, status: str, assignments: str,
+                *values: Any) -> bool:
+        with self.db.transaction() as cur:
+            cur.execute(self.db.sql(
+                f"UPDATE runs SET {assignments} WHERE account = ? AND id = ? AND status = ?"),
+                (*values, account, run_id, status))
+            return bool(cur.rowcount)
 
     def get(self, account: str, run_id: str) -> Run | None:
         row = self.db.fetchone(f"SELECT {_COLUMNS}, logs FROM runs WHERE account = ? AND id = ?",

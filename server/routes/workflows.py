@@ -7,6 +7,7 @@ so that code needs no escaping by hand."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from starlette.datastructures import UploadFile
@@ -14,12 +15,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+import bindings
+
 from ..envelope import ok
 from ..errors import InvalidRequest, NotFound
-from ..inputs import decode_cursor, encode_cursor, page_limit, refuse_declared_size
+from ..events import fingerprint
+from ..inputs import (
+    decode_cursor,
+    encode_cursor,
+    page_limit,
+    refuse_declared_size,
+    unknown_fields,
+)
 from ..service import Service
 from ..workflows import Workflow, check_fields, compile_code
-from . import call, json_body, service_of
+from . import call, json_body, optional_json_body, service_of
 
 FORM = "multipart/form-data"
 
@@ -114,6 +124,26 @@ async def update(request: Request) -> Response:
     return await call(request, "write", work, rate="write", read=workflow_body)
 
 
+async def test(request: Request) -> Response:
+    """A test event for this workflow only: it runs the workflow (enabled or
+    not) and nothing else; presence and users are left as they are."""
+    def work(service: Service, account: str, body: dict[str, Any]) -> Response:
+        workflow = _existing(service, account, request.path_params["workflowId"])
+        unknown_fields(body, ("type", "data"))
+        try:
+            event = bindings.make_event(account, body.get("type", workflow.events[0]),
+                                        body.get("data"))
+        except bindings.InvalidEvent as exc:
+            raise InvalidRequest(str(exc), exc.field) from None
+        service.dispatcher.admit(account, 1)
+        accepted = service.events.accept(account, event, [workflow], None,
+                                          fingerprint(json.dumps(body).encode()))
+        service.dispatcher.submit(accepted.queued)
+        return ok("Test event accepted", accepted.answer, 202)
+
+    return await call(request, "write", work, rate="events", read=optional_json_body)
+
+
 async def delete(request: Request) -> Response:
     def work(service: Service, account: str, _: None) -> Response:
         workflow_id = request.path_params["workflowId"]
@@ -131,4 +161,5 @@ routes = [
     Route(BASE + "/{workflowId}", get, methods=["GET"]),
     Route(BASE + "/{workflowId}", update, methods=["PATCH"]),
     Route(BASE + "/{workflowId}", delete, methods=["DELETE"]),
+    Route(BASE + "/{workflowId}/test", test, methods=["POST"]),
 ]
