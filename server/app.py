@@ -14,6 +14,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import openapi
+from .accesslog import AccessLog
 from .db import unavailable_errors
 from .envelope import EXCEPTION_HANDLERS, failure
 from .errors import RateLimited
@@ -91,4 +92,6 @@ def create_app(service: Service) -> Starlette:
         exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     app.state.service = service
     app.add_middleware(PerIPLimit, limiter=service.limiters.ip)
+    if service.config.access_log == "on":
+        app.add_middleware(AccessLog)  # outermost: it sees every answer, 429s included
     return app

@@ -44,6 +44,7 @@ class Config:
     egress_allow: str = ""  # HOST[:PORT],... reachable even when private (flag repeatable)
     subrequests: int = FetchLimits.subrequests  # fetch calls per execution
     step_keepalive: float = 5.0  # seconds of sleep or retry delay an activation waits out
+    access_log: str = "on"  # one line per request (server/accesslog.py): on or off
 
     def s3(self) -> S3Config | None:
         """The S3 settings; credentials come from boto3's usual places
@@ -113,6 +114,8 @@ def _check(config: Config) -> None:
         raise ConfigError("port must be from 1 to 65535")
     if config.step_keepalive < 0:
         raise ConfigError("step_keepalive must be 0 (always suspend) or more seconds")
+    if config.access_log not in ("on", "off"):
+        raise ConfigError("access_log must be on or off")
     if config.subrequests < 0:
         raise ConfigError("subrequests must be 0 or more")
     try:

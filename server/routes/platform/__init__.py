@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from ...accesslog import ACCOUNT_KEY
 from ...accounts import ApiKey
 from ...auth import bearer, permit
 from ...errors import Forbidden, Unauthorized
@@ -58,6 +59,7 @@ def authorize(service: Service, request: Request, scope: str, rate: str | None =
     if session_only and key.kind != "session":
         raise Forbidden("API keys are managed with the operator's session "
                         "(flowbox sessions create), not with an API key", "Authorization")
+    request.scope[ACCOUNT_KEY] = key.account  # for the access log
     permit(key, scope, getattr(service.limiters, rate) if rate else None,
            f"{rate} " if rate else "")
     return Caller(key)
