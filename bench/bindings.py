@@ -3,7 +3,8 @@ against the same storage call made directly from Python, in one run.
 
     .venv/bin/python bench/bindings.py [--json] [--samples N]
 
-Measures `store.get` of a small value, and `files.put` + `files.get` of
+Measures `store.get` of a small value (on SQLite, as the service keeps
+KV), and `files.put` + `files.get` of
 1 KB and 1 MB bodies (binary, read back as an ArrayBuffer), on the local
 directory backend and on S3 (moto's server over HTTP on loopback). Each
 sample is one execution making n calls; the per-call cost is the
@@ -31,8 +32,9 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 import bindings
-from bindings import KVEntry, MemoryDirectory, MemoryKV, ObjectStore, Sources
+from bindings import KVEntry, MemoryDirectory, ObjectStore, Sources
 from sandbox import Engine, Limits
+from server.db import SQLiteDatabase, SqlKV
 
 KiB, MiB = 1024, 1024 * 1024
 LIMITS = Limits(timeout=120, cpu=120, host_calls=100_000)
@@ -106,15 +108,15 @@ def roundtrip(objects: ObjectStore, size: int) -> Callable[[], Any]:
     return go
 
 
-def measure(engine: Engine, name: str, objects: ObjectStore, samples: int) -> dict[str, Any]:
-    kv = MemoryKV()
+def measure(engine: Engine, name: str, objects: ObjectStore, samples: int,
+            kv: SqlKV) -> dict[str, Any]:
     kv.put("bench", "default", KVEntry("greeting", b"hello, world"))
     sources = Sources(kv, MemoryDirectory(), objects)
     store = Runner(engine, sources, STORE_GET)
     files = Runner(engine, sources, ROUNDTRIP)
     rows: dict[str, Any] = {}
     if name == "local":  # store does not depend on the object backend
-        rows["store.get"] = (store.per_call(200, samples),
+        rows["store.get (SQLite)"] = (store.per_call(200, samples),
                              direct(lambda: kv.kv_get("bench", "default", "greeting"), 200,
                                     samples), 1e6, "us")
     heavy = max(samples // 3, 3)
@@ -148,10 +150,12 @@ def main() -> int:
           f"{'ratio':>6}")
     try:
         with tempfile.TemporaryDirectory() as tmp, Engine(adapters=bindings.ADAPTERS) as engine:
-            for name, objects in (("local", bindings.LocalObjectStore(tmp)),
+            db = SQLiteDatabase(Path(tmp) / "kv.db")
+            db.migrate()
+            for name, objects in (("local", bindings.LocalObjectStore(Path(tmp) / "files")),
                                   ("s3", s3_objects(f"http://{host}:{port}"))):
                 for op, (sandboxed, plain, scale, unit) in measure(
-                        engine, name, objects, args.samples).items():
+                        engine, name, objects, args.samples, SqlKV(db)).items():
                     p50, p99 = percentiles(sandboxed)
                     d50 = statistics.median(plain)
                     print(f"{name:8} {op:20} {p50 * scale:8.1f}{unit} {p99 * scale:8.1f}{unit} "
@@ -168,7 +172,7 @@ def main() -> int:
 
 
 def _key(backend: str, op: str, unit: str) -> str:
-    base = {"store.get": "store_get", "files put+get 1 KB": "files_roundtrip_1kb",
+    base = {"store.get (SQLite)": "store_get_sqlite", "files put+get 1 KB": "files_roundtrip_1kb",
             "files put+get 1 MB": "files_roundtrip_1mb"}[op]
     return f"{base}_{unit}" if backend == "local" else f"{base}_{backend}_{unit}"
 

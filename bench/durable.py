@@ -16,6 +16,11 @@ Against a real `flowbox serve` process, over HTTP (Cloudflare's API):
     for an hour), less its RSS before;
   - timer lateness: 200 instances sleeping 1 to 2 s, from the planned
     wake-up to the code running again (instance output), p50 and p99.
+The peer, in the same run: miniflare (Cloudflare's local engine, from npm,
+tests/miniflare/bench_durable.mjs) running the same workflow as Flowbox
+over HTTP: a 100-step instance from create to complete (both polled every
+5 ms; p50 and p99 over --reps), and instances created per second through
+batch creation (100 a call, steps 0).
 Targets: step overhead under 500 us, replay of 1,000 steps under 50 ms,
 waiting instances costing only their rows. Prints a table; with --json the
 last line is one JSON object.
@@ -28,6 +33,7 @@ import asyncio
 import dataclasses
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -171,6 +177,59 @@ async def over_http(server: Server, instances: int, waiting: int) -> dict[str, f
             "timer_late_p99_ms": percentile(late, 0.99) * 1000}
 
 
+STEPS = """
+import { WorkflowEntrypoint } from "cloudflare:workers";
+export class Steps extends WorkflowEntrypoint {
+  async run(event, step) {
+    let sum = 0;
+    for (let i = 0; i < event.payload.steps; i++) sum += await step.do("s" + i, async () => i);
+    return sum;
+  }
+}
+"""
+MINIFLARE = Path(__file__).resolve().parent.parent / "tests" / "miniflare"
+
+
+def against_miniflare(server: Server, reps: int, batch: int) -> dict[str, Any]:
+    """The same two measures on Flowbox (over HTTP) and on miniflare."""
+    headers = {"Authorization": f"Bearer {server.key}"}
+    base = f"{server.url}/client/v4/accounts/{ACCOUNT}"
+    files = {"metadata": (None, json.dumps({"main_module": "steps.js"})),
+             "steps.js": ("steps.js", STEPS, "application/javascript+module")}
+    with httpx.Client(headers=headers, timeout=60) as client:
+        client.put(f"{base}/workers/scripts/steps", files=files).raise_for_status()
+        client.put(f"{base}/workflows/steps", json={"class_name": "Steps",
+                                                     "script_name": "steps"}).raise_for_status()
+        times = []
+        for r in range(reps + 1):
+            start = time.perf_counter()
+            client.post(f"{base}/workflows/steps/instances", json={
+                "instance_id": f"s-{r}", "params": {"steps": 100}}).raise_for_status()
+            while (status := client.get(f"{base}/workflows/steps/instances/s-{r}").json()
+                   ["result"]["status"]) != "complete":
+                if status == "errored":
+                    raise RuntimeError("the 100-step instance errored")
+                time.sleep(0.005)
+            if r:  # the first warms up
+                times.append((time.perf_counter() - start) * 1000)
+        start = time.perf_counter()
+        for first in range(0, batch, 100):
+            client.post(f"{base}/workflows/steps/instances/batch", json=[
+                {"instance_id": f"b-{i}", "params": {"steps": 0}}
+                for i in range(first, min(batch, first + 100))]).raise_for_status()
+        batch_per_s = batch / (time.perf_counter() - start)
+    proc = subprocess.run(["node", str(MINIFLARE / "bench_durable.mjs"), str(reps), str(batch)],
+                          capture_output=True, text=True, cwd=MINIFLARE, timeout=600)
+    if proc.returncode != 0:
+        raise RuntimeError("miniflare (./test.sh installs it): " + proc.stderr[-2000:])
+    peer = json.loads(proc.stdout)
+    return {"steps100_p50_ms": statistics.median(times),
+            "steps100_p99_ms": percentile(times, 0.99),
+            "peer_steps100_p50_ms": statistics.median(peer["create_to_complete_ms"]),
+            "peer_steps100_p99_ms": percentile(peer["create_to_complete_ms"], 0.99),
+            "batch_per_s": batch_per_s, "peer_batch_per_s": peer["batch_per_s"]}
+
+
 def _iso(text: str) -> float:
     from datetime import datetime
 
@@ -204,12 +263,15 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=1000, help="steps in the overhead run")
     parser.add_argument("--instances", type=int, default=1000, help="instances to create")
     parser.add_argument("--waiting", type=int, default=10_000, help="waiting instances held")
+    parser.add_argument("--reps", type=int, default=20, help="100-step instances, each engine")
+    parser.add_argument("--batch", type=int, default=500, help="instances batch-created")
     args = parser.parse_args()
     result: dict[str, Any] = in_process(args.steps)
     with tempfile.TemporaryDirectory(prefix="flowbox-durable-") as tmp:
         server = Server(Path(tmp) / "data", workers=2)
         try:
             setup_server(server)
+            result.update(against_miniflare(server, args.reps, args.batch))
             result.update(asyncio.run(over_http(server, args.instances, args.waiting)))
         finally:
             server.stop()
@@ -222,7 +284,13 @@ def main() -> int:
             ("instances created per second", result["instances_per_s"]),
             (f"RSS of {args.waiting} waiting (MB)", result["waiting_rss_mb"]),
             ("timer lateness p50 (ms)", result["timer_late_p50_ms"]),
-            ("timer lateness p99 (ms)", result["timer_late_p99_ms"])]
+            ("timer lateness p99 (ms)", result["timer_late_p99_ms"]),
+            ("100-step instance p50 (ms)", result["steps100_p50_ms"]),
+            ("  miniflare p50 (ms)", result["peer_steps100_p50_ms"]),
+            ("100-step instance p99 (ms)", result["steps100_p99_ms"]),
+            ("  miniflare p99 (ms)", result["peer_steps100_p99_ms"]),
+            ("batch-created instances per second", result["batch_per_s"]),
+            ("  miniflare per second", result["peer_batch_per_s"])]
     for name, value in rows:
         print(f"{name:<34} {value:10.2f}")
     if args.json:
@@ -230,6 +298,10 @@ def main() -> int:
         summary["waiting_10k_rss_mb"] = summary.pop("waiting_rss_mb")
         summary["waiting_instances"] = args.waiting
         summary["step_overhead_ratio"] = round(ratio, 2)
+        summary["steps100_ratio_to_miniflare"] = round(
+            result["steps100_p50_ms"] / result["peer_steps100_p50_ms"], 3)
+        summary["batch_ratio_to_miniflare"] = round(
+            result["batch_per_s"] / result["peer_batch_per_s"], 3)
         print(json.dumps(summary))
     return 0
 

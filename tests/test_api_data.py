@@ -4,6 +4,7 @@ stores and files, checked over HTTP and through a workflow that reads them
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -204,7 +205,16 @@ def exercise_files(live: Live, account: str) -> None:
     assert c.delete(base + "/reports/a.txt").status_code == 200
     assert_error(c.get(base + "/reports/a.txt"), 404, "not_found", "key")
     assert_error(c.delete(base + "/reports/a.txt"), 404, "not_found", "key")
-    assert_error(c.put(base + "/../escape", content=b"x"), 404, "not_found")
+    for raw in ("/../escape", "/a/../../escape", "/%2e%2e/escape", "/a/%2E%2E/escape",
+                "/..%2fescape", "/a/.%2e/escape", "/./escape"):
+        # On the wire as written (httpx would normalise the dots away): the
+        # files route itself refuses the key, nothing is stored.
+        status, body = raw_request(live, "PUT", base + raw, c.headers["authorization"], b"x")
+        assert status == 400, (raw, status, body)
+        error = json.loads(body)["error"]
+        assert error["field"] == "key" and error["code"] == "invalid_request", (raw, error)
+    assert c.get(f"/v1/accounts/{account}/files", params={"prefix": "escape"}).json()[
+        "data"]["files"] == []
     assert_error(c.put(base + "/a//b", content=b"x"), 400, "invalid_request", "key")
     assert_error(c.put(base + "/big", content=b"x" * 9000), 413, "payload_too_large")
     # A form (what curl -F sends) is refused, not stored as its own encoding.
@@ -217,6 +227,24 @@ def exercise_files(live: Live, account: str) -> None:
     assert_error(other.get(f"/v1/accounts/{account}-other/files/reports/b.txt"), 404,
                  "not_found", "key")
     assert other.get(f"/v1/accounts/{account}-other/files").json()["data"]["files"] == []
+
+
+def raw_request(live: Live, method: str, path: str, authorization: str,
+                body: bytes) -> tuple[int, bytes]:
+    """A request whose path goes on the wire exactly as given."""
+    import http.client
+
+    host, port = live.url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        conn.putrequest(method, path, skip_accept_encoding=True)
+        conn.putheader("Authorization", authorization)
+        conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders(body)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
 
 
 def test_files_on_the_local_directory(live: Live) -> None:

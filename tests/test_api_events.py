@@ -117,8 +117,12 @@ def test_idempotency_key_repeats_the_first_answer_and_starts_nothing(live: Live)
     assert again.json()["data"] == first.json()["data"]
     assert again.headers["Idempotent-Replayed"] == "true"
     wait_for_runs(c, "idem", 1)
-    time.sleep(0.2)
-    assert len(c.get("/v1/accounts/idem/runs").json()["data"]["runs"]) == 1
+    # A positive signal instead of a pause: an event sent after the repeat
+    # has run, so a duplicate of the first would have been queued before it.
+    marker = send(c, "idem", "user.created", {"userId": "marker"}).json()["data"]["runs"][0]
+    wait_for_runs(c, "idem", 2)
+    runs = c.get("/v1/accounts/idem/runs").json()["data"]["runs"]
+    assert len(runs) == 2 and marker["id"] in {r["id"] for r in runs}
     # the same key with another body is a conflict, and starts nothing
     other = send(c, "idem", "user.created", {"userId": "someone-else"}, key="req-1")
     assert_error(other, 409, "conflict", "Idempotency-Key")
@@ -161,7 +165,7 @@ def test_runs_list_filters_and_pages(live: Live) -> None:
     errored = c.get("/v1/accounts/lists/runs", params={"status": "errored"}).json()
     assert {r["workflow_id"] for r in errored["data"]["runs"]} == {two}
     seen, cursor = [], None
-    while True:
+    for _ in range(20):  # 10 runs, 3 a page: a listing that never ends fails below
         params = {"limit": "3", **({"cursor": cursor} if cursor else {})}
         data = c.get("/v1/accounts/lists/runs", params=params).json()["data"]
         seen += [r["id"] for r in data["runs"]]
@@ -196,8 +200,10 @@ def test_a_full_backlog_is_429_or_503_with_retry_after_and_loses_nothing(tmp_pat
         register(b, "calm", GATED, ["user.created"])
         # the one worker holds the first run until the test lets it go
         assert send(a, "busy", "user.created").status_code == 202
+        deadline = time.monotonic() + 20
         while not a.get("/v1/accounts/busy/runs", params={"status": "running"}).json()[
                 "data"]["runs"]:
+            assert time.monotonic() < deadline, "the first run never started"
             time.sleep(0.01)
         busy = [send(a, "busy", "user.created") for _ in range(5)]
         assert [r.status_code for r in busy] == [202] * 4 + [429]

@@ -23,7 +23,7 @@ import { WorkflowEntrypoint } from "cloudflare:workers";
 export class Flow extends WorkflowEntrypoint {
   async run(event, step) {
     const p = event.payload ?? {};
-    const a = await step.do("a", async () => (globalThis.runs = (globalThis.runs ?? 0) + 1));
+    const a = await step.do("a", async () => crypto.randomUUID());  // unique to each execution
     const kv = await step.do("kv", async () => this.env.SETTINGS ? await this.env.SETTINGS.get("mode") : null);
     if (p.spin) await step.do("spin", async () => { const end = Date.now() + p.spin; while (Date.now() < end) {} });
     for (let i = 0; i < (p.steps ?? 0); i++) await step.do("n", async () => i);
@@ -120,7 +120,7 @@ def test_restart_from_a_step_keeps_earlier_results(http: httpx.Client) -> None:
                    json={"status": "restart", "from": {"name": "b", "type": "do"}})
     assert r.status_code == 200 and r.json()["result"]["status"] == "queued"
     again = wait_for(http, "r-1", "complete")["output"]
-    assert again["a"] == first["a"]  # step a was kept, not run again
+    assert again["a"] == first["a"]  # step a was kept, not run again (it is unique per run)
     assert again["b"] > first["b"]  # step b ran again
     r = http.patch("workflows/flow/instances/r-1/status",
                    json={"status": "restart", "from": {"name": "nope"}})

@@ -61,12 +61,13 @@ def make_key(data_dir: Path, account: str) -> str:
 
 def all_runs(client: httpx.Client) -> list[dict[str, Any]]:
     runs, cursor = [], None
-    while True:
+    for _ in range(1000):  # pages; more would be a server that never ends a listing
         params = {"limit": "100", **({"cursor": cursor} if cursor else {})}
         data = client.get("/v1/accounts/crash/runs", params=params).json()["data"]
         runs += data["runs"]
         if not (cursor := data["next_cursor"]):
             return runs
+    raise AssertionError("the runs listing never ended")
 
 
 def test_sigkill_loses_no_accepted_event_and_repeats_no_finished_run(tmp_path: Path) -> None:
@@ -96,7 +97,9 @@ def test_sigkill_loses_no_accepted_event_and_repeats_no_finished_run(tmp_path: P
 
         poster = threading.Thread(target=post_events)
         poster.start()
+        deadline = time.monotonic() + 60
         while len(accepted) < 40:
+            assert time.monotonic() < deadline, f"only {len(accepted)} of 40 events accepted"
             time.sleep(0.01)
         before = {r["id"]: r for r in all_runs(client)}
         os.kill(proc.pid, signal.SIGKILL)

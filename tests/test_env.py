@@ -1,5 +1,8 @@
-"""`env`: variables and secrets reach user code; secret values leave no
-execution, whatever user code does with them."""
+"""`env`: variables and secrets reach user code; the literal value of a
+secret is masked in everything that leaves an execution (logs, errors,
+results). Masking finds literal occurrences only: a value user code
+transforms (base64, reversed) leaves unrecognised, which is documented
+and tested here as the limit it is."""
 
 from __future__ import annotations
 
@@ -58,6 +61,19 @@ def test_secrets_are_masked_in_logs_errors_and_results(engine: Engine) -> None:
       return { t: env.API_TOKEN, list: [`x${env.API_TOKEN}x`], [env.API_TOKEN]: 1, n: 5 };
     }""")
     assert returned.value == {"t": "[redacted]", "list": ["x[redacted]x"], "[redacted]": 1, "n": 5}
+
+
+def test_masking_covers_literal_occurrences_only(engine: Engine) -> None:
+    import base64
+
+    result = go(engine, """export default async function(event, { env }) {
+      console.log(btoa(env.API_TOKEN));
+      return { encoded: btoa(env.API_TOKEN), reversed: [...env.API_TOKEN].reverse().join(""),
+               literal: env.API_TOKEN };
+    }""")
+    encoded = base64.b64encode(SECRET.encode()).decode()
+    assert result.value == {"encoded": encoded, "reversed": SECRET[::-1], "literal": "[redacted]"}
+    assert [e.message for e in result.logs] == [encoded]
 
 
 def test_the_longest_secret_is_masked_whole(engine: Engine) -> None:

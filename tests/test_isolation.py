@@ -6,19 +6,34 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from helpers import run_with
+import pytest
+from helpers import migrated_database, run_with
 
 import bindings
 from bindings import KVEntry, MemoryDirectory, MemoryKV, ObjectStore, Room, Sources, User
 from sandbox import Engine
+from server.db import SqlDirectory, SqlKV
 
 TREASURE = "acme-treasure-7f3a"
 
 
-def sources(objects: ObjectStore) -> Sources:
-    kv, directory = MemoryKV(), MemoryDirectory()
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def tables(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Any, Any]]:
+    """KV and directory on each backend: in memory, and the SQL stores the
+    service uses on SQLite and PostgreSQL."""
+    if request.param == "memory":
+        yield MemoryKV(), MemoryDirectory()
+        return
+    with migrated_database(request.param, tmp_path) as db:
+        yield SqlKV(db), SqlDirectory(db)
+
+
+def sources(objects: ObjectStore, tables: tuple[Any, Any]) -> Sources:
+    kv, directory = tables
     for store in ("default", "private"):
         kv.put("acme", store, KVEntry("secret", TREASURE.encode(), {"t": TREASURE}))
     kv.put("evil", "default", KVEntry("mine", b"evil's own"))
@@ -75,9 +90,9 @@ ATTACK = """
 """
 
 
-def test_another_account_reads_nothing_through_any_binding(engine: Engine,
-                                                           objects: ObjectStore) -> None:
-    src = sources(objects)
+def test_another_account_reads_nothing_through_any_binding(
+        engine: Engine, objects: ObjectStore, tables: tuple[Any, Any]) -> None:
+    src = sources(objects, tables)
     for scope in (None, "r-acme"):
         stolen = run_as(engine, src, "evil", ATTACK, room_scope=scope)
         dump = json.dumps(stolen, ensure_ascii=False)
@@ -86,9 +101,10 @@ def test_another_account_reads_nothing_through_any_binding(engine: Engine,
         assert len(stolen) > 60
 
 
-def test_the_owner_reads_the_same_data(engine: Engine, objects: ObjectStore) -> None:
+def test_the_owner_reads_the_same_data(engine: Engine, objects: ObjectStore,
+                                       tables: tuple[Any, Any]) -> None:
     # The control: the attack above would have found these.
-    src = sources(objects)
+    src = sources(objects, tables)
     seen = run_as(engine, src, "acme", """
       return [await store.get("secret"), await store.namespace("private").get("secret"),
               (await room.get("r-acme")).name, (await room.getUser("u-acme")).name,

@@ -235,16 +235,25 @@ def test_bindings_are_frozen(engine: Engine) -> None:
 
 
 def test_each_execution_starts_fresh(engine: Engine) -> None:
+    """What one execution sets (a global, a polluted prototype, a module
+    counter, a patched built-in) is gone in the next one: each reports
+    what it found before setting anything."""
     art = engine.compile("""
     globalThis.counter = (globalThis.counter || 0) + 1;
     export default async function () {
+      const found = [globalThis.counter, typeof globalThis.leak, ({}).polluted,
+                     JSON.stringify([1]), typeof Array.prototype.evil];
       Object.prototype.polluted = true;
       globalThis.leak = 'from before';
-      return [globalThis.counter, ({}).polluted, typeof globalThis.previous];
+      JSON.stringify = () => "patched";
+      Array.prototype.evil = 1;
+      return found;
     }""", "w.js")
     first = engine.run(art)
     second = engine.run(art)
-    assert first.value == second.value == [1, True, "undefined"]
+    fresh = [1, "undefined", None, "[1]", "undefined"]
+    assert first.error is None and second.error is None
+    assert first.value == fresh and second.value == fresh
 
 
 def test_math_random_differs_between_executions(engine: Engine) -> None:

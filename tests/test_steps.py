@@ -5,10 +5,12 @@ the top, as the durable engine does it, with a clock the test moves."""
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from helpers import Recorder
 
 from bindings.journal import MemoryJournal
 from bindings.step import Activation, StepBinding, activation_outcome
@@ -36,6 +38,7 @@ class Instance:
     logs: list[str] = field(default_factory=list)
     limits: Limits = field(default_factory=Limits)
     max_steps: int = 10_000
+    extra: dict[str, Any] = field(default_factory=dict)  # more capabilities, as this.env
 
     def __post_init__(self) -> None:
         self.artifact = self.engine.compile(self.source, "wf.ts")
@@ -45,8 +48,8 @@ class Instance:
         step = StepBinding(self.journal, self.journal.records, clock=self.clock,
                            max_steps=self.max_steps)
         event = {"payload": self.payload, "timestamp": 1_700_000_000_000, "instanceId": "i-1"}
-        result = self.engine.run(self.artifact, event, capabilities={"step": step},
-                                 limits=self.limits)
+        result = self.engine.run(self.artifact, event,
+                                 capabilities={"step": step, **self.extra}, limits=self.limits)
         self.logs += [e.message for e in result.logs]
         return activation_outcome(result, step)
 
@@ -134,6 +137,32 @@ def test_retries_follow_the_policy_then_succeed(engine: Engine) -> None:
     assert record.attempts[0].start == start
     assert record.config == {"retries": {"limit": 3, "delay": 2000.0, "backoff": "linear"},
                              "timeout": 600000.0}
+
+
+def test_a_step_that_fails_twice_then_succeeds_keeps_its_output(engine: Engine) -> None:
+    """The most common retry path: attempts recorded, the output kept and
+    replayed, the instance complete. The flaky service is a host counter
+    that outlives the activations."""
+    calls = iter(range(1, 100))
+    service = Recorder({"call": lambda: next(calls)})
+    inst = Instance(engine, workflow("""
+        const value = await step.do("flaky", { retries: { limit: 5, delay: "2 seconds",
+                                                          backoff: "linear" } }, async () => {
+          const n = await this.env.service.call();
+          if (n < 3) throw new Error(`not yet (call ${n})`);
+          return { succeededOnCall: n };
+        });
+        const after = await step.do("after", async () => value.succeededOnCall * 10);
+        return { value, after };"""), extra={"service": service})
+    out = inst.run_to_end()
+    assert out.status == "complete", out
+    assert out.output == {"value": {"succeededOnCall": 3}, "after": 30}
+    assert len(service.calls) == 3  # replays did not call it again
+    flaky = next(r for r in inst.steps() if r.name == "flaky")
+    assert flaky.status == "complete" and json.loads(flaky.output or "null") == {
+        "succeededOnCall": 3}
+    assert [a.error["message"] if a.error else None for a in flaky.attempts] == [
+        "not yet (call 1)", "not yet (call 2)", None]
 
 
 def test_default_policy_retries_five_times_exponentially(engine: Engine) -> None:
