@@ -72,9 +72,14 @@ class Jobs(Protocol):
 
     prefix: str
 
-    def recover(self, *, expired_before: float | None) -> int:
-        """Puts work a dead worker held back in the queue: all of it (None:
-        this single node restarted) or that whose lease lapsed before then."""
+    def recover(self, *, only_lapsed: bool) -> int:
+        """Puts work a dead worker held back in the queue: all of it (this
+        single node restarted) or that whose lease lapsed, by the database's
+        clock."""
+        ...
+
+    def renew(self, owner: str) -> None:
+        """Extends the leases of the work `owner` is executing now."""
         ...
 
     def pending(self, limit: int) -> list[tuple[str, str]]:
@@ -92,6 +97,7 @@ class DispatchConfig:
     max_queued: int = 10_000  # beyond it: 503
     max_queued_per_account: int = 2_000  # beyond it: 429
     sweep_interval: float = 5.0
+    renew_interval: float = 10.0  # well within a lease (the run timeout + 60 s)
     single_node: bool = True  # no other node can hold a lease (SQLite)
 
 
@@ -115,9 +121,8 @@ class Dispatcher:
 
     def start(self) -> None:
         """Recovers work left by a previous process, then starts the workers."""
-        expired_before = None if self.config.single_node else time.time()
         for source in self.jobs.values():
-            if requeued := source.recover(expired_before=expired_before):
+            if requeued := source.recover(only_lapsed=not self.config.single_node):
                 log.warning("requeued %d %s items interrupted by a crash", requeued,
                             source.prefix)
         self._pick_up()
@@ -125,9 +130,10 @@ class Dispatcher:
             thread = threading.Thread(target=self._work, name=f"flowbox-worker-{n}", daemon=True)
             thread.start()
             self._threads.append(thread)
-        sweeper = threading.Thread(target=self._sweep, name="flowbox-sweep", daemon=True)
-        sweeper.start()
-        self._threads.append(sweeper)
+        for target, name in ((self._sweep, "flowbox-sweep"), (self._renew, "flowbox-renew")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Lets running runs finish; queued ones stay queued in the database."""
@@ -207,10 +213,24 @@ class Dispatcher:
         while not self._stopping.wait(self.config.sweep_interval):
             try:
                 for source in self.jobs.values():
-                    source.recover(expired_before=time.time())
+                    source.recover(only_lapsed=True)
                 self._pick_up()
             except Exception:
                 log.exception("sweep failed")
+
+    def _renew(self) -> None:
+        """Keeps the leases of running work alive, so that a long execution
+        is never taken for a dead one."""
+        while not self._stopping.wait(self.config.renew_interval):
+            with self._cond:
+                busy = bool(self._running)
+            if not busy:
+                continue
+            for source in self.jobs.values():
+                try:
+                    source.renew(self.owner)
+                except Exception:  # the database failed: the next beat tries again
+                    log.exception("renewing %s leases failed", source.prefix)
 
     def _pick_up(self) -> None:
         for source in self.jobs.values():

@@ -98,8 +98,11 @@ class RunJobs:
         self.executor = executor
         self.lease = lease
 
-    def recover(self, *, expired_before: float | None) -> int:
-        return self.runs.requeue(expired_before=expired_before)
+    def recover(self, *, only_lapsed: bool) -> int:
+        return self.runs.requeue(only_lapsed=only_lapsed)
+
+    def renew(self, owner: str) -> None:
+        self.runs.renew(owner, self.lease)
 
     def pending(self, limit: int) -> list[tuple[str, str]]:
         return self.runs.queued(limit)

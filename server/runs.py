@@ -107,8 +107,9 @@ class RunStore:
         with self.db.transaction(durable=False) as cur:
             cur.execute(self.db.sql(
                 "UPDATE runs SET status = 'running', attempts = attempts + 1, started_at = ?, "
-                "lease_owner = ?, lease_expires = ? WHERE id = ? AND status = 'queued'"),
-                (now, owner, now + lease, run_id))
+                f"lease_owner = ?, lease_expires = {self.db.now} + ? "
+                "WHERE id = ? AND status = 'queued'"),
+                (now, owner, lease, run_id))
             if not cur.rowcount:
                 return None
             cur.execute(self.db.sql(
@@ -133,17 +134,24 @@ class RunStore:
                  run_id, owner))
             return bool(cur.rowcount)
 
-    def requeue(self, *, expired_before: float | None = None) -> int:
+    def requeue(self, *, only_lapsed: bool = False) -> int:
         """Puts running runs back in the queue: all of them (a single node
-        that restarted), or those whose lease lapsed before a time."""
+        that restarted), or those whose lease lapsed by the database's
+        clock."""
         query = "UPDATE runs SET status = 'queued', lease_owner = NULL, lease_expires = NULL " \
                 "WHERE status = 'running'"
-        params: tuple[Any, ...] = ()
-        if expired_before is not None:
-            query += " AND lease_expires < ?"
-            params = (expired_before,)
+        if only_lapsed:
+            query += f" AND lease_expires < {self.db.now}"
         with self.db.transaction() as cur:
-            cur.execute(self.db.sql(query), params)
+            cur.execute(self.db.sql(query))
+            return int(cur.rowcount)
+
+    def renew(self, owner: str, lease: float) -> int:
+        """Extends the leases of the runs `owner` is executing."""
+        with self.db.transaction(durable=False) as cur:
+            cur.execute(self.db.sql(
+                f"UPDATE runs SET lease_expires = {self.db.now} + ? "
+                "WHERE lease_owner = ? AND status = 'running'"), (lease, owner))
             return int(cur.rowcount)
 
     def queued(self, limit: int) -> list[tuple[str, str]]:

@@ -114,9 +114,13 @@ def test_finish_waiting_then_due_then_pause_during_activation(store: InstanceSto
 def test_recover_requeues_interrupted_and_concurrency_limits_claims(
         store: InstanceStore) -> None:
     a, b = _new(store, "a", "b")
-    assert store.claim(a.id, "node", -1, 1) is not None  # its lease lapsed at once
+    held = store.claim(a.id, "node", 0.3, 1)
+    assert held is not None
     assert store.claim(b.id, "node", 60, 1) is None  # one already running
-    assert store.recover(expired_before=time.time()) == 1
+    assert store.recover(only_lapsed=True) == 0  # the lease holds (the database's clock)
+    assert store.renew([held.owner], 0.3) == 1 and store.renew(["someone:else"], 0.3) == 0
+    time.sleep(0.4)
+    assert store.recover(only_lapsed=True) == 1  # not renewed again: it lapsed
     assert store.get("wf", "a").status == "queued"  # type: ignore[union-attr]
     assert store.claim(b.id, "node", 60, 1) is not None
     assert store.recover() == 1  # a single node restarting takes back all

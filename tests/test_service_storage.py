@@ -105,13 +105,34 @@ def test_a_run_is_claimed_once_and_finished_once(db: Any, engine: Engine) -> Non
     assert runs.requeue() == 0  # finished runs are never requeued
 
 
+def test_leases_are_judged_by_the_database_clock(db: Any, engine: Engine,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node whose clock runs an hour ahead does not take live work for
+    dead, and a renewed lease outlives its first term."""
+    _wf, accepted = _accept(db, engine)
+    run_id = accepted.queued[0][0]
+    runs = RunStore(db)
+    assert runs.claim(run_id, "w1", lease=0.5) is not None
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 3600)
+    assert runs.requeue(only_lapsed=True) == 0
+    monkeypatch.undo()
+    for _ in range(3):  # 0.9 s in all: past the first 0.5 s term, renewed each time
+        time.sleep(0.3)
+        assert runs.renew("w1", 0.5) == 1
+    assert runs.requeue(only_lapsed=True) == 0
+    assert runs.renew("w2", 0.5) == 0  # only the holder renews
+
+
 def test_requeue_after_a_crash_or_a_lapsed_lease(db: Any, engine: Engine) -> None:
     _wf, accepted = _accept(db, engine)
     run_id = accepted.queued[0][0]
     runs = RunStore(db)
-    assert runs.claim(run_id, "dead", lease=60) is not None
-    assert runs.requeue(expired_before=time.time()) == 0  # the lease still holds
-    assert runs.requeue(expired_before=time.time() + 120) == 1
+    assert runs.claim(run_id, "dead", lease=0.3) is not None
+    assert runs.requeue(only_lapsed=True) == 0  # the lease still holds
+    assert runs.renew("dead", 0.3) == 1
+    time.sleep(0.4)
+    assert runs.requeue(only_lapsed=True) == 1  # it lapsed: nobody renewed it
     second = runs.claim(run_id, "alive", lease=60)
     assert second is not None and second.attempt == 2
     assert not runs.finish(run_id, "dead", "complete", 1, None, [])  # the dead worker lost it

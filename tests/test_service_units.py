@@ -3,12 +3,14 @@ limiter, input parsing and configuration."""
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from server.config import ConfigError, from_env
-from server.dispatcher import FairQueue
+from server.dispatcher import DispatchConfig, Dispatcher, FairQueue
 from server.errors import InvalidRequest
 from server.inputs import decode_cursor, encode_cursor, page_limit, parse_json_object, parse_time
 from server.ratelimit import Limiter
@@ -86,3 +88,52 @@ def test_config_from_env_and_flags() -> None:
         from_env({}, rate_write=-1)
     assert from_env({"FLOWBOX_S3_BUCKET": "b"}).s3() is not None
     assert from_env({}).s3() is None
+
+
+class SlowJobs:
+    """One item that runs 0.6 s, as a job source; it counts renewals."""
+
+    prefix = "slow"
+
+    def __init__(self) -> None:
+        self.renewed: list[tuple[str, float]] = []
+        self.done = threading.Event()
+        self.runs = 0
+        self.dispatcher: Dispatcher | None = None
+
+    def recover(self, *, only_lapsed: bool) -> int:
+        return 0
+
+    def pending(self, limit: int) -> list[tuple[str, str]]:
+        return []
+
+    def renew(self, owner: str) -> None:
+        self.renewed.append((owner, time.monotonic()))
+
+    def execute(self, item: str, owner: str) -> None:
+        self.runs += 1
+        if self.runs == 1 and self.dispatcher is not None:
+            self.dispatcher.submit([(item, "a")])  # a wake-up its own run set
+        time.sleep(0.6)
+        if self.runs == 2:
+            self.done.set()
+
+
+def test_the_dispatcher_renews_leases_while_work_runs_and_keeps_resubmissions() -> None:
+    jobs = SlowJobs()
+    dispatcher = Dispatcher([jobs], DispatchConfig(workers=1, renew_interval=0.1,
+                                                   sweep_interval=60))
+    jobs.dispatcher = dispatcher
+    dispatcher.start()
+    try:
+        started = time.monotonic()
+        dispatcher.submit([("slow_1", "a")])
+        assert jobs.done.wait(5), "the item submitted during its own run never ran again"
+        took = time.monotonic() - started
+    finally:
+        dispatcher.stop()
+    beats = [t for owner, t in jobs.renewed if owner == dispatcher.owner]
+    assert len(beats) >= 8 and took >= 1.2  # renewed all through two 0.6 s runs
+    idle = len(jobs.renewed)
+    time.sleep(0.3)
+    assert len(jobs.renewed) == idle  # stopped: no more beats

@@ -30,6 +30,9 @@ class Database:
         # Appended to a SELECT that must lock the rows it reads until the
         # transaction ends (SQLite's writers are one at a time already).
         self.for_update = ""
+        # The database's own clock, in epoch seconds, as SQL: leases are set
+        # and judged by it, so that nodes whose clocks disagree agree on them.
+        self.now = "((julianday('now') - 2440587.5) * 86400.0)"
 
     # -- what a dialect provides ---------------------------------------------
 

@@ -26,6 +26,7 @@ class PostgresDatabase(Database):
         super().__init__()
         self.dsn = dsn
         self.for_update = " FOR UPDATE"
+        self.now = "EXTRACT(EPOCH FROM clock_timestamp())"
         self.integrity_errors = (psycopg.IntegrityError,)
         self.connection_errors = (psycopg.OperationalError,)
         # One connection first, so that an unreachable server is its own

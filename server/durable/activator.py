@@ -55,6 +55,9 @@ class Activator:
         self.fetch = fetch
         self.keepalive = keepalive
         self._artifacts: LRUCache[tuple[str, str, float], Artifact] = LRUCache(CACHED)
+        # Claims this node holds now (instance id -> owner token), whose
+        # leases the dispatcher renews while the activations run.
+        self.held: dict[str, str] = {}
 
     def activate(self, instance_id: str, workflow: DurableWorkflow | None, node: str) -> Ended:
         """One activation of `instance_id` (of `workflow`, whose concurrency
@@ -63,6 +66,13 @@ class Activator:
         claim = self.instances.claim(instance_id, node, self.lease, concurrency)
         if claim is None:
             return Ended(None)
+        self.held[instance_id] = claim.owner
+        try:
+            return self._activate(claim, workflow)
+        finally:
+            self.held.pop(instance_id, None)
+
+    def _activate(self, claim: Claim, workflow: DurableWorkflow | None) -> Ended:
         version = self.definitions.version(claim.instance.version_id) if workflow else None
         if version is None and workflow is not None:
             # Instances created before versions were kept run the current script.

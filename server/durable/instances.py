@@ -280,11 +280,12 @@ class InstanceStore:
                 if int(cur.fetchone()[0]) >= concurrency:
                     return None
             cur.execute(self.db.sql(
-                "UPDATE instances SET status = 'running', owner = ?, lease_expires = ?, "
+                f"UPDATE instances SET status = 'running', owner = ?, "
+                f"lease_expires = {self.db.now} + ?, "
                 "wake_at = NULL, started_at = COALESCE(started_at, ?), modified_at = ?, "
                 "activations = activations + 1 WHERE id = ? AND (status = 'queued' OR "
                 "(status = 'waiting' AND wake_at <= ?))"),
-                (owner, now + lease, now, now, instance_id, now))
+                (owner, lease, now, now, instance_id, now))
             if not cur.rowcount:
                 return None
             cur.execute(self.db.sql(f"SELECT {COLUMNS} FROM instances WHERE id = ?"),
@@ -331,19 +332,28 @@ class InstanceStore:
             "ORDER BY t LIMIT ?", (horizon, limit))
         return [(r[0], r[1], float(r[2])) for r in rows]
 
-    def recover(self, *, expired_before: float | None = None) -> int:
+    def recover(self, *, only_lapsed: bool = False) -> int:
         """Activations a crash interrupted go back to queued (a pause that
         was pending becomes paused): all of them (a single node that
-        restarted) or those whose lease lapsed."""
+        restarted) or those whose lease lapsed by the database's clock."""
         where = "status IN ('running', 'waitingForPause')"
-        params: tuple[Any, ...] = ()
-        if expired_before is not None:
-            where += " AND lease_expires < ?"
-            params = (expired_before,)
+        if only_lapsed:
+            where += f" AND lease_expires < {self.db.now}"
         with self.db.transaction() as cur:
             cur.execute(self.db.sql(
                 "UPDATE instances SET status = CASE status WHEN 'running' THEN 'queued' "
-                f"ELSE 'paused' END, owner = NULL, lease_expires = NULL WHERE {where}"), params)
+                f"ELSE 'paused' END, owner = NULL, lease_expires = NULL WHERE {where}"))
+            return int(cur.rowcount)
+
+    def renew(self, owners: Sequence[str], lease: float) -> int:
+        """Extends the leases of the activations these claims hold."""
+        if not owners:
+            return 0
+        marks = ", ".join("?" * len(owners))
+        with self.db.transaction(durable=False) as cur:
+            cur.execute(self.db.sql(
+                f"UPDATE instances SET lease_expires = {self.db.now} + ? "
+                f"WHERE owner IN ({marks})"), (lease, *owners))
             return int(cur.rowcount)
 
     def expire(self, now: float) -> int:

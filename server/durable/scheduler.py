@@ -53,8 +53,11 @@ class DurableJobs:
 
     # -- the dispatcher's Jobs protocol --------------------------------------------
 
-    def recover(self, *, expired_before: float | None) -> int:
-        return self.instances.recover(expired_before=expired_before)
+    def recover(self, *, only_lapsed: bool) -> int:
+        return self.instances.recover(only_lapsed=only_lapsed)
+
+    def renew(self, owner: str) -> None:
+        self.instances.renew(list(self.activator.held.values()), self.activator.lease)
 
     def pending(self, limit: int) -> list[tuple[str, str]]:
         """Ready now; what is due before the next scan goes on the timers."""
