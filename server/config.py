@@ -44,6 +44,7 @@ class Config:
     egress_allow: str = ""  # HOST[:PORT],... reachable even when private (flag repeatable)
     subrequests: int = FetchLimits.subrequests  # fetch calls per execution
     step_keepalive: float = 5.0  # seconds of sleep or retry delay an activation waits out
+    sweep_interval: float = 5.0  # seconds between sweeps for lapsed leases and unannounced work
     access_log: str = "on"  # one line per request (server/accesslog.py): on or off
 
     def s3(self) -> S3Config | None:
@@ -112,6 +113,8 @@ def _check(config: Config) -> None:
         raise ConfigError("run_timeout must be more than 0 seconds")
     if not 0 < config.port < 65536:
         raise ConfigError("port must be from 1 to 65535")
+    if config.sweep_interval <= 0:
+        raise ConfigError("sweep_interval must be more than 0 seconds")
     if config.step_keepalive < 0:
         raise ConfigError("step_keepalive must be 0 (always suspend) or more seconds")
     if config.access_log not in ("on", "off"):

@@ -116,6 +116,7 @@ class Dispatcher:
         self._again: set[str] = set()
         self._cond = threading.Condition()
         self._stopping = threading.Event()
+        self._poked = threading.Event()
         self._threads: list[threading.Thread] = []
         self._seconds_per_run = 0.01  # moving average, for Retry-After
 
@@ -138,6 +139,7 @@ class Dispatcher:
     def stop(self, timeout: float = 30.0) -> None:
         """Lets running runs finish; queued ones stay queued in the database."""
         self._stopping.set()
+        self._poked.set()
         with self._cond:
             self._cond.notify_all()
         deadline = time.monotonic() + timeout
@@ -209,12 +211,25 @@ class Dispatcher:
     def _execute(self, item: str) -> None:
         self.jobs[item.split("_", 1)[0]].execute(item, self.owner)
 
+    def poke(self) -> None:
+        """Another node queued work: pick it up now, not at the next sweep."""
+        self._poked.set()
+
     def _sweep(self) -> None:
-        while not self._stopping.wait(self.config.sweep_interval):
+        next_sweep = time.monotonic() + self.config.sweep_interval
+        while not self._stopping.is_set():
+            poked = self._poked.wait(max(0.0, next_sweep - time.monotonic()))
+            self._poked.clear()
+            if self._stopping.is_set():
+                return
             try:
-                for source in self.jobs.values():
-                    source.recover(only_lapsed=True)
-                self._pick_up()
+                due = time.monotonic() >= next_sweep
+                if due:  # the safety net: lapsed leases, and work no one announced
+                    next_sweep = time.monotonic() + self.config.sweep_interval
+                    for source in self.jobs.values():
+                        source.recover(only_lapsed=True)
+                if poked or due:
+                    self._pick_up()
             except Exception:
                 log.exception("sweep failed")
 

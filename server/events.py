@@ -96,6 +96,8 @@ class EventLog:
                     queued += [(i.id, account) for i in self.instances.insert(
                         cur, account, workflow.id, workflow.version_id, new, "event",
                         skip_existing=True)]
+                if runs:
+                    self.db.announce(cur)
         except self.db.integrity_errors:
             # A concurrent request with the same key won the insert.
             previous = self.previous(account, key, request) if key is not None else None

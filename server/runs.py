@@ -188,7 +188,10 @@ class RunStore:
             cur.execute(self.db.sql(
                 f"UPDATE runs SET {assignments} WHERE account = ? AND id = ? AND status = ?"),
                 (*values, account, run_id, status))
-            return bool(cur.rowcount)
+            changed = bool(cur.rowcount)
+            if changed and "'queued'" in assignments:
+                self.db.announce(cur)
+            return changed
 
     def get(self, account: str, run_id: str) -> Run | None:
         row = self.db.fetchone(f"SELECT {_COLUMNS}, logs FROM runs WHERE account = ? AND id = ?",

@@ -33,6 +33,7 @@ from .platform.versions import VersionStore
 from .platform.workflows import PlatformWorkflowStore
 from .ratelimit import Limiter
 from .runs import RunStore
+from .wakeups import Listener
 from .workflows import WorkflowStore
 
 
@@ -104,13 +105,17 @@ class Service:
                       lease=lease, files_limits=self.files_limits,
                       objects_for=ConnectionObjects(self.connections).for_script,
                       fetch=self.fetch, keepalive=config.step_keepalive),
-            self.instances, self.definitions,
+            self.instances, self.definitions, scan_interval=config.sweep_interval,
             housekeeping=[lambda: self.deployments.interrupted(time.time() - deploy.SILENCE)])
         self.dispatcher = Dispatcher([RunJobs(self.runs, executor, lease), self.durable],
                                      DispatchConfig(
             workers=config.workers, max_queued=config.max_queued,
             max_queued_per_account=config.max_queued_per_account,
+            sweep_interval=config.sweep_interval,
             single_node=isinstance(self.db, SQLiteDatabase)))
+        # Other nodes announce the work they queue (PostgreSQL only).
+        self.listener = (Listener(config.database_url, self.dispatcher.poke)
+                         if config.database_url else None)
         self.projects = ProjectStore(self.db)
         self.env_vars = EnvVarStore(self.db)
         self.platform_workflows = PlatformWorkflowStore(self.db)
@@ -133,8 +138,12 @@ class Service:
         self.deployments.interrupted(time.time() - (0 if single else deploy.SILENCE))
         self.dispatcher.start()
         self.durable.start(self.dispatcher.submit)
+        if self.listener is not None:
+            self.listener.start()
 
     def close(self) -> None:
+        if self.listener is not None:
+            self.listener.stop()
         self.durable.stop()
         self.dispatcher.stop()
         self.engine.close()

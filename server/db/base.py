@@ -126,6 +126,10 @@ class Database:
                 current = version
         return current
 
+    def announce(self, cur: Any) -> None:
+        """Inside a transaction that queued work: tell the other nodes when
+        it commits (server/wakeups.py). One node needs no telling."""
+
     def lock_schema(self, cur: Any) -> None:
         """Held until the migration's transaction ends, so that nodes
         starting together migrate one after another."""

@@ -59,6 +59,9 @@ class PostgresDatabase(Database):
     def close(self) -> None:
         self.pool.close()
 
+    def announce(self, cur: Any) -> None:
+        cur.execute("NOTIFY flowbox_work")
+
     def lock_schema(self, cur: Any) -> None:
         # Nodes starting together on an empty database would otherwise race
         # to create the same tables (UniqueViolation in pg_type).

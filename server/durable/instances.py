@@ -126,6 +126,8 @@ class InstanceStore:
                 raise Conflict(f"an instance with id {item.name!r} already exists",
                                "instance_id")
             created.append(instance_from_row(row))
+        if created:
+            self.db.announce(cur)
         return created
 
     def get(self, workflow_id: str, name: str) -> Instance | None:
@@ -194,6 +196,8 @@ class InstanceStore:
                 sets.append("wake_at = NULL")
             cur.execute(self.db.sql(f"UPDATE instances SET {', '.join(sets)} WHERE id = ?"),
                         (*params, instance.id))
+            if status == "queued":
+                self.db.announce(cur)
         return status
 
     def _cut_journal(self, cur: Any, instance_id: str, from_step: str | None) -> None:
@@ -233,6 +237,7 @@ class InstanceStore:
             cur.execute(self.db.sql("UPDATE instances SET wake_at = ?, modified_at = ? "
                                     "WHERE id = ? AND status IN ('waiting', 'running')"),
                         (now, now, instance.id))
+            self.db.announce(cur)
         return now
 
     def delete_workflow(self, workflow_id: str) -> None:
