@@ -51,15 +51,18 @@ def _port() -> int:
 
 
 class Server:
-    """`flowbox serve` in its own process, on a fresh data directory."""
+    """`flowbox serve` in its own process, on a fresh data directory (or on
+    a PostgreSQL database, with `FLOWBOX_DATABASE_URL` in `extra`)."""
 
-    def __init__(self, data_dir: Path, workers: int) -> None:
+    def __init__(self, data_dir: Path, workers: int,
+                 extra: dict[str, str] | None = None) -> None:
         self.port = _port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "FLOWBOX_RATE_GLOBAL": "0", "FLOWBOX_RATE_WRITE": "0",
                "FLOWBOX_RATE_EVENTS": "0", "FLOWBOX_RATE_DEPLOY": "0",
                "FLOWBOX_MAX_QUEUED": "200000",
-               "FLOWBOX_MAX_QUEUED_PER_ACCOUNT": "200000", "FLOWBOX_WORKERS": str(workers)}
+               "FLOWBOX_MAX_QUEUED_PER_ACCOUNT": "200000", "FLOWBOX_WORKERS": str(workers),
+               **(extra or {})}
         cli = [sys.executable, "-m", "server.cli"]
         self.key = subprocess.run([*cli, "keys", "create", "--account", "bench", "--scopes",
                                    "read,write", "--data-dir", str(data_dir)], cwd=ROOT,

@@ -35,7 +35,8 @@ class Listener:
 
     def stop(self) -> None:
         self._stopping.set()
-        self._thread.join(5)
+        if self._thread.ident is not None:  # it was started
+            self._thread.join(5)
 
     def _run(self) -> None:
         import psycopg
