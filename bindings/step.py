@@ -25,12 +25,14 @@ before the code can observe it.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from sandbox import LimitExceeded, NeverSettled, RunResult
+from sandbox.protocol import well_formed
 
 from . import stepconfig
 from .errors import BindingError, BindingLimitExceeded, InvalidArgument
@@ -277,6 +279,16 @@ def _waits_here_rule(kind: str, wake_at: float, now: float, keepalive: float,
     return deadline is None or wake_at < deadline - 1.0
 
 
+def _well_formed_json(text: str) -> str:
+    """The step's JSON text with lone surrogates (escaped in it) replaced by
+    U+FFFD, so that what is stored can always be answered as UTF-8."""
+    try:
+        return json.dumps(well_formed(json.loads(text)), ensure_ascii=False,
+                          separators=(",", ":"))
+    except ValueError:
+        return text
+
+
 def _outcome(record: StepRecord, outcome: dict[str, Any], config: stepconfig.StepConfig,
              elapsed: float) -> tuple[str | None, dict[str, str] | None, bool]:
     """(output, error, retryable) of one finished attempt."""
@@ -293,6 +305,8 @@ def _outcome(record: StepRecord, outcome: dict[str, Any], config: stepconfig.Ste
                       "message": f'step.do("{record.name}") attempt took '
                                  f"{elapsed:.3f} s, more than its timeout of "
                                  f"{config.timeout_ms / 1000:g} s"}, True
+    if output is not None and "\\u" in output:
+        output = _well_formed_json(output)
     size = len(output.encode()) if output is not None else 0
     if size > MAX_RESULT_BYTES:
         return None, {"name": "RangeError",

@@ -172,7 +172,10 @@ class Execution:
             parsed = protocol.parse_run_output(out)
             if isinstance(parsed, Failure):
                 return self._result(error=failure_error(parsed, self.limits))
-            return self._result(value=json.loads(parsed) if parsed else None)
+            value = json.loads(parsed) if parsed else None
+            if parsed and b"\\u" in parsed:  # a lone surrogate would come as an escape
+                value = protocol.well_formed(value)
+            return self._result(value=value)
         except SandboxError as exc:
             return self._result(error=exc)
 
@@ -264,7 +267,7 @@ class Execution:
         return n
 
     def _console(self, level: str, parts: list[Any]) -> bytes:
-        message = " ".join(str(p) for p in parts)
+        message = protocol.well_formed(" ".join(str(p) for p in parts))
         if breach := self.meter.charge_log(len(message.encode()) + 1):
             self.breach = breach
             return protocol.FATAL_REPLY

@@ -25,6 +25,7 @@ fb_compile and fb_run answer with ``o`` + payload or ``e`` + ``{"reason",
 from __future__ import annotations
 
 import json
+import re
 import struct
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -100,10 +101,13 @@ class Binary:
 def decode_request(data: bytes) -> tuple[str, str, list[Any]]:
     """Parses ``[capability, method, args]`` and its attachment, if any."""
     cut = data.find(b"\0")
+    text = data if cut < 0 else data[:cut]
     try:
-        msg = _decode((data if cut < 0 else data[:cut]).decode())
+        msg = _decode(text.decode())
     except ValueError as exc:
         raise ProtocolError(f"host call is not JSON: {exc}") from None
+    if b"\\u" in text:  # a lone surrogate would come as an escape
+        msg = well_formed(msg)
     if (not isinstance(msg, list) or len(msg) != 3 or not isinstance(msg[0], str)
             or not isinstance(msg[1], str) or not isinstance(msg[2], list)):
         raise ProtocolError("host call must be [capability, method, args]")
@@ -153,7 +157,7 @@ def _failure(payload: bytes) -> Failure:
         doc = None
     if not isinstance(doc, dict) or not isinstance(doc.get("error"), dict):
         return Failure("threw", "Error", "the guest sent a malformed failure report", None)
-    err = doc["error"]
+    err = well_formed(doc["error"])
     stack = err.get("stack")
     return Failure(reason=str(doc.get("reason", "threw")), name=str(err.get("name", "Error")),
                    message=str(err.get("message", "")),
@@ -167,6 +171,21 @@ def parse_compile_output(buf: bytes) -> tuple[dict[str, Any], bytes] | Failure:
     (meta_len,) = struct.unpack_from("<I", buf, 1)
     meta = json.loads(buf[5:5 + meta_len])
     return meta, bytes(buf[5 + meta_len:])
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def well_formed(value: Any) -> Any:
+    """`value` with every lone surrogate (which JavaScript strings may hold
+    and UTF-8 cannot) replaced by U+FFFD, as a UTF-8 decoder would."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [well_formed(v) for v in value]
+    if isinstance(value, dict):
+        return {well_formed(k): well_formed(v) for k, v in value.items()}
+    return value
 
 
 def encode_modules(modules: Sequence[tuple[str, str, bytes]]) -> bytes:

@@ -66,6 +66,20 @@ def parse_json(body: bytes, expected: str = "JSON") -> Any:
     except json.JSONDecodeError as exc:
         raise InvalidRequest(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
                              code="invalid_json") from None
+    except RecursionError:
+        raise InvalidRequest("JSON nested too deeply", code="invalid_json") from None
+    # What JSON allows but nothing downstream can store or send back: NaN and
+    # Infinity, and lone surrogates (\ud800). Refused before anything is
+    # written; encoding the document again finds both at C speed.
+    try:
+        json.dumps(doc, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except ValueError as exc:
+        what = ("NaN and Infinity are not JSON numbers" if "Out of range float" in str(exc)
+                else "a string holds a lone surrogate (\\ud800-\\udfff), not text")
+        raise InvalidRequest(f"request body cannot be stored: {what}",
+                             code="invalid_json") from None
+    except RecursionError:
+        raise InvalidRequest("JSON nested too deeply", code="invalid_json") from None
     return doc
 
 

@@ -171,6 +171,12 @@ def test_bad_registrations_are_400_naming_the_field(acme: httpx.Client, body: di
     (b"", "empty"),
     (b"[1, 2]", "JSON object"),
     (b"\xff\xfe", "UTF-8"),
+    (b'{"name": "x", "code": "export default async () => 1;", "events": ["user.created"], '
+     b'"n": NaN}', "NaN and Infinity"),
+    (b'{"name": "x", "events": ["user.created"], "code": Infinity}', "NaN and Infinity"),
+    (b'{"name": "\\ud800", "code": "export default async () => 1;", '
+     b'"events": ["user.created"]}', "lone surrogate"),
+    (b'{"name": "x", "deep": ' + b"[" * 30_000 + b"]" * 30_000 + b"}", "nested too deeply"),
 ])
 def test_malformed_bodies_are_400(acme: httpx.Client, raw: bytes, reason: str) -> None:
     error = assert_error(acme.post("/v1/accounts/acme/workflows", content=raw,

@@ -244,3 +244,30 @@ def test_versions_no_instance_runs_are_forgotten(cf: cloudflare.Cloudflare, live
     live.service.instances.delete([holder.id])
     assert live.service.definitions.prune_versions() >= 1
     assert kept(last.id) == {last.version_id}
+
+
+@pytest.mark.parametrize("name", ["a..b", "a.b", "x" * 65, "evil\u202etxt", "-dash", "with space"])
+def test_script_names_follow_the_workflow_name_rules(cf: cloudflare.Cloudflare,
+                                                     name: str) -> None:
+    with pytest.raises(cloudflare.BadRequestError) as info:
+        cf.workers.scripts.update(name, account_id=ACCOUNT, metadata={"main_module": "i.js"},
+                                  files=[("i.js", b"export default async () => 1;", JS)])
+    assert "script name must be 1 to 64" in info.value.response.json()["errors"][0]["message"]
+
+
+def test_lone_surrogates_in_steps_and_errors_never_poison_the_instance(
+        cf: cloudflare.Cloudflare, live: Live) -> None:
+    """A step result and an error holding lone surrogates are stored as
+    U+FFFD: the instance reads back (it was a 500 before)."""
+    source = ('import { WorkflowEntrypoint } from "cloudflare:workers";\n'
+              "export class W extends WorkflowEntrypoint { async run(e, step) {\n"
+              '  await step.do("s", async () => ({ ["k\\udc00"]: "x\\ud800" }));\n'
+              '  throw new Error("bad \\udc00"); } }\n')
+    deploy(cf, "surrogates", [("w.js", source.encode(), JS)], "W", main="w.js")
+    cf.workflows.instances.create("surrogates", account_id=ACCOUNT, instance_id="s-1")
+    done = finished(cf, "surrogates", "s-1")
+    assert done.status == "errored" and done.error.message == "bad \ufffd"
+    assert done.steps[0].output == {"k\ufffd": "x\ufffd"}
+    listed = live.client(live.key(ACCOUNT)).get(
+        f"/client/v4/accounts/{ACCOUNT}/workflows/surrogates/instances")
+    assert listed.status_code == 200

@@ -310,3 +310,14 @@ def test_an_exception_in_a_timer_callback_is_logged_not_fatal(run: Any) -> None:
     assert [e.level for e in r.logs] == ["error"]
     assert "Uncaught (in timer callback)" in r.logs[0].message
     assert "TypeError: in timer" in r.logs[0].message
+
+
+def test_lone_surrogates_leave_as_the_replacement_character(engine: Engine) -> None:
+    """JavaScript strings may hold lone surrogates, UTF-8 cannot: logs and
+    results carry U+FFFD instead, as a UTF-8 decoder would, never a crash."""
+    art = engine.compile('export default async () => { console.log("a\\ud800b");'
+                         ' return { ["k\\udc00"]: "v\\ud800", pair: "\\ud83d\\ude00" }; }', "w.js")
+    result = engine.run(art)
+    assert result.error is None, result.error
+    assert [e.message for e in result.logs] == ["a\ufffdb"]
+    assert result.value == {"k\ufffd": "v\ufffd", "pair": "\U0001f600"}

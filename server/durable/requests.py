@@ -36,6 +36,15 @@ def workflow_name(value: str) -> str:
     return value
 
 
+def script_name(value: str) -> str:
+    """A Worker script's name: the same rule as a workflow's (no path
+    segments, no control or direction characters, at most 64)."""
+    if not 0 < len(value) <= MAX_WORKFLOW_NAME or not NAME.match(value):
+        raise InvalidRequest(f"script name must be 1 to {MAX_WORKFLOW_NAME} letters, digits, "
+                             "- or _ (not starting with -)", "script_name")
+    return value
+
+
 def instance_id(value: Any, field: str = "instance_id") -> str:
     if not isinstance(value, str) or not 0 < len(value) <= MAX_INSTANCE_ID:
         raise InvalidRequest(f"{field} must be a string of 1 to {MAX_INSTANCE_ID} characters",

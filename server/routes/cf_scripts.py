@@ -9,7 +9,6 @@ says what each part's content type makes of it)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from starlette.datastructures import UploadFile
@@ -24,7 +23,7 @@ from ..durable.definitions import Script
 from ..durable.modules import Part, script_modules
 from ..envelope import cf_ok
 from ..errors import InvalidRequest, NotFound
-from ..inputs import refuse_declared_size
+from ..inputs import parse_json, refuse_declared_size
 from ..service import Service
 from ..workflows import compile_code
 from . import call, service_of
@@ -57,13 +56,13 @@ async def _read_upload(request: Request) -> tuple[dict[str, Any], list[Part]]:
         for name, value in form.multi_items():
             data = await value.read() if isinstance(value, UploadFile) else value.encode()
             if name == "metadata":
-                metadata = json.loads(data)
+                metadata = parse_json(data, "the metadata part")
                 continue
             upload = value if isinstance(value, UploadFile) else None
             parts.append(Part(upload.filename or name if upload else name,
                               upload.content_type or "" if upload else "", data))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InvalidRequest("the metadata part must be JSON", "metadata") from None
+    except InvalidRequest as exc:
+        raise InvalidRequest(f"the metadata part: {exc.message}", "metadata") from None
     finally:
         await form.close()
     if not isinstance(metadata, dict):
@@ -75,12 +74,13 @@ async def put(request: Request) -> Response:
     def work(service: Service, account: str,
              upload: tuple[dict[str, Any], list[Part]]) -> Response:
         metadata, parts = upload
+        name = requests.script_name(request.path_params["scriptName"])
         modules = script_modules(metadata.get("main_module"), parts)
         env = requests.script_env(metadata.get("bindings"))
         artifact = compile_code(service.engine, modules.source, modules.main, field="files",
                                 classes=True, modules=modules.others)
         script, created = service.definitions.put_script(
-            account, request.path_params["scriptName"], modules.main, modules.source,
+            account, name, modules.main, modules.source,
             artifact, env, modules.others)
         return cf_ok(_wire(script), 201 if created else 200)
 

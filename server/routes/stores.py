@@ -57,9 +57,9 @@ def check_options(params: dict[str, str], now: float) -> tuple[Any, int | None]:
     metadata = None
     if "metadata" in params:
         try:
-            metadata = json.loads(params["metadata"])
-        except ValueError:
-            raise InvalidRequest("metadata must be JSON", "metadata") from None
+            metadata = parse_json(params["metadata"].encode())
+        except InvalidRequest as exc:
+            raise InvalidRequest(f"metadata: {exc.message}", "metadata") from None
         _check_metadata(metadata, "metadata")
     expiration = None
     if "expiration" in params:
