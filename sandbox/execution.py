@@ -278,8 +278,8 @@ class Execution:
         delay = args[0] / 1000 if args and isinstance(args[0], (int, float)) else 0.0
         remaining = self._deadline - time.monotonic()
         if delay >= remaining:
-            # The timer cannot fire before the deadline: fail now, not later.
-            time.sleep(max(remaining, 0))
+            # The timer cannot fire before the deadline: fail now, and free
+            # the worker, instead of waiting for the end.
             self.breach = "timeout"
             return protocol.FATAL_REPLY
         time.sleep(max(delay, 0))

@@ -35,7 +35,7 @@ import bindings
 from sandbox import CompileError, Engine, LimitExceeded, Limits, RunResult, SandboxError
 
 from . import admin, localdata
-from .config import Config, ConfigError, converter, env_name, from_env
+from .config import Config, ConfigError, allow_list, converter, env_name, from_env
 
 EXIT_OK, EXIT_USER, EXIT_LIMIT = 0, 1, 2
 
@@ -228,8 +228,12 @@ def serve(args: argparse.Namespace) -> int:
     where = "PostgreSQL" if config.database_url else f"{config.data_dir}/flowbox.db"
     print(f"flowbox: serving on http://{config.host}:{config.port} ({where}, "
           f"{config.workers} workers)", file=sys.stderr)
+    # X-Forwarded-For is believed only from the proxies the operator names:
+    # anyone else could rotate it to escape the per-address rate limit.
+    trusted = ",".join(allow_list(config.trusted_proxies))
     server = uvicorn.Server(uvicorn.Config(create_app(service), log_level="warning",
-                                           access_log=False))
+                                           access_log=False, proxy_headers=bool(trusted),
+                                           forwarded_allow_ips=trusted or None))
     server.run(sockets=[sock])
     return EXIT_OK
 

@@ -45,6 +45,7 @@ class Config:
     subrequests: int = FetchLimits.subrequests  # fetch calls per execution
     step_keepalive: float = 5.0  # seconds of sleep or retry delay an activation waits out
     sweep_interval: float = 5.0  # seconds between sweeps for lapsed leases and unannounced work
+    trusted_proxies: str = ""  # addresses whose X-Forwarded-For is believed (comma-separated)
     access_log: str = "on"  # one line per request (server/accesslog.py): on or off
 
     def s3(self) -> S3Config | None:

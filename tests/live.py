@@ -64,7 +64,7 @@ def live_server(data_dir: Path, **overrides: Any) -> Iterator[Live]:
     service = Service(config)
     server = uvicorn.Server(uvicorn.Config(create_app(service), host="127.0.0.1",
                                            port=config.port, log_level="warning",
-                                           lifespan="on"))
+                                           lifespan="on", proxy_headers=False))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -92,11 +92,13 @@ def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
+def server(tmp_path: Path, request: pytest.FixtureRequest
+           ) -> Iterator[tuple[subprocess.Popen[str], int]]:
     port = free_port()
+    extra = getattr(request, "param", {})
     proc = subprocess.Popen([*FLOWBOX, "serve", "--port", str(port), "--data-dir", str(tmp_path)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "FLOWBOX_RATE_GLOBAL": "2"})
+                            env={**os.environ, "FLOWBOX_RATE_GLOBAL": "2", **extra})
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -128,3 +130,30 @@ def test_health_is_never_rate_limited(server: tuple[subprocess.Popen[str], int])
         assert [client.get("/health").status_code for _ in range(10)] == [200] * 10
         statuses = [client.get("/openapi.json").status_code for _ in range(5)]
     assert 429 in statuses  # the limit (2 a minute) is on, for everything else
+
+
+def test_a_new_data_directory_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    """It holds secrets and the signing key: owner-only, whatever the umask."""
+    data = tmp_path / "fresh"
+    proc = flowbox("keys", "create", "--account", "a", "--data-dir", str(data))
+    assert proc.returncode == 0, proc.stderr
+    assert data.stat().st_mode & 0o777 == 0o700
+    assert (data / "flowbox.db").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_rotated_x_forwarded_for_does_not_escape_the_limit(
+        server: tuple[subprocess.Popen[str], int]) -> None:
+    _, port = server
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        statuses = [client.get("/openapi.json", headers={"X-Forwarded-For": f"203.0.113.{i}"}
+                               ).status_code for i in range(5)]
+    assert statuses[:2] == [200, 200] and 429 in statuses[2:]
+
+
+@pytest.mark.parametrize("server", [{"FLOWBOX_TRUSTED_PROXIES": "127.0.0.1"}], indirect=True)
+def test_a_trusted_proxy_names_the_client(server: tuple[subprocess.Popen[str], int]) -> None:
+    _, port = server
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        statuses = [client.get("/openapi.json", headers={"X-Forwarded-For": f"203.0.113.{i}"}
+                               ).status_code for i in range(5)]
+    assert statuses == [200] * 5  # five clients behind the proxy, each within its limit

@@ -13,6 +13,7 @@ from sandbox import (
     Engine,
     HostCallLimitExceeded,
     LimitExceeded,
+    Limits,
     LogLimitExceeded,
     MemoryLimitExceeded,
     NeverSettled,
@@ -142,3 +143,20 @@ def test_eval_is_confined_to_the_sandbox(run: Any) -> None:
     src = ("export default async function () { return [eval('1 + 1'), "
            "new Function('return typeof process')()] }")
     assert run(src).value == [2, "undefined"]
+
+
+def test_a_timer_past_the_deadline_fails_at_once(engine: Engine) -> None:
+    """The worker is freed at once, not held for the rest of the timeout."""
+    art = engine.compile("export default async () => { await new Promise(r => "
+                         "setTimeout(r, 3600e3)); }", "late.js")
+    result = engine.run(art, limits=Limits(timeout=5.0))
+    assert isinstance(result.error, TimeLimitExceeded)
+    assert result.duration < 1.0, result.duration
+
+
+def test_the_clock_user_code_sees_is_coarse(engine: Engine) -> None:
+    """performance.now() in whole milliseconds: no fine timer for side channels."""
+    art = engine.compile("export default async () => { const seen = new Set();"
+                         " for (let i = 0; i < 20000; i++) seen.add(performance.now());"
+                         " return [...seen].every(Number.isInteger); }", "clock.js")
+    assert engine.run(art).value is True

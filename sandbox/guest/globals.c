@@ -4,6 +4,7 @@
  * subtle.js: TextEncoder, URL, Event, AbortController, streams, Blob,
  * FormData, Headers, Request, Response, fetch, crypto.subtle, ...). */
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -183,7 +184,8 @@ static JSValue js_math_random(JSContext *ctx, JSValueConst this_val, int argc,
 static JSValue js_performance_now(JSContext *ctx, JSValueConst this_val, int argc,
                                   JSValueConst *argv) {
     (void)this_val, (void)argc, (void)argv;
-    return JS_NewFloat64(ctx, monotonic_ms() - time_origin_ms);
+    /* Whole milliseconds: a finer clock is a timer for side channels. */
+    return JS_NewFloat64(ctx, floor(monotonic_ms() - time_origin_ms));
 }
 
 static void install_clock_and_random(JSContext *ctx, JSValueConst global) {

@@ -2,6 +2,7 @@
 PostgreSQL (many nodes sharing one database). Queries are written once;
 each dialect overrides only what differs."""
 
+import os
 from pathlib import Path
 
 from .base import Database
@@ -33,8 +34,11 @@ def open_database(data_dir: Path, url: str | None = None, pool_size: int = 10) -
         if url:
             db = PostgresDatabase(url, pool_size=pool_size)
         else:
-            data_dir.mkdir(parents=True, exist_ok=True)
-            db = SQLiteDatabase(data_dir / "flowbox.db")
+            # Owner only: the database holds secrets and the signing key.
+            data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            path = data_dir / "flowbox.db"
+            os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+            db = SQLiteDatabase(path)
         db.migrate()
         return db
     except unavailable_errors() as exc:
