@@ -139,13 +139,20 @@ class Accounts:
                                 "AND kind = 'key' ORDER BY created_at DESC, id DESC", (account,))
         return [_key(r) for r in rows]
 
-    def revoke(self, account: str, key_id: str) -> bool:
-        """Revokes a live API key of this account; False when it has no such
-        key (sessions are not keys: they end by expiring)."""
+    def sessions(self, account: str) -> list[ApiKey]:
+        """The account's operator sessions, newest first, ended ones too."""
+        rows = self.db.fetchall(f"SELECT {_KEY} FROM api_keys WHERE account = ? "
+                                "AND kind = 'session' ORDER BY created_at DESC, id DESC",
+                                (account,))
+        return [_key(r) for r in rows]
+
+    def revoke(self, account: str, key_id: str, kind: str = "key") -> bool:
+        """Revokes a live API key (or, with kind "session", a session) of
+        this account; False when it has no such live credential."""
         with self.db.transaction() as cur:
             cur.execute(self.db.sql(
                 "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND account = ? "
-                "AND kind = 'key' AND revoked_at IS NULL"), (time.time(), key_id, account))
+                "AND kind = ? AND revoked_at IS NULL"), (time.time(), key_id, account, kind))
             revoked = bool(cur.rowcount)
         self._cache.clear()
         return revoked

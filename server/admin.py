@@ -4,6 +4,8 @@
     flowbox keys list --account ID [--json]
     flowbox keys revoke KEY_ID --account ID
     flowbox sessions create --account ID [--hours H]
+    flowbox sessions list --account ID [--json]
+    flowbox sessions revoke SESSION_ID --account ID
 
 each with [--data-dir DIR | --database-url URL]. Problems (bad input, a
 database that cannot be used) are one line on stderr and exit status 1."""
@@ -14,6 +16,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -62,17 +65,27 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     session.add_argument("--hours", type=float, default=24.0,
                          help="how long the session lasts (default 24)")
     database_flags(session)
+    listing = sessions.add_parser("list", help="the account's sessions (never their secrets)")
+    listing.add_argument("--account", required=True)
+    listing.add_argument("--json", action="store_true", help="one JSON array, for scripts")
+    database_flags(listing)
+    revoke = sessions.add_parser("revoke", help="end a session at once")
+    revoke.add_argument("key_id", help="the session's id (sessions list shows it)")
+    revoke.add_argument("--account", required=True)
+    database_flags(revoke)
 
 
 def run(args: argparse.Namespace) -> int:
     """Runs a `keys` or `sessions` command."""
-    if args.command == "sessions" and not 0 < args.hours <= 24 * 365:
+    if (args.command == "sessions" and args.sessions_command == "create"
+            and not 0 < args.hours <= 24 * 365):
         print("flowbox: --hours must be more than 0 and at most a year", file=sys.stderr)
         return EXIT_USER
     try:
         accounts = Accounts(open_database(args.data_dir, args.database_url))
         if args.command == "sessions":
-            return _session(accounts, args)
+            return {"create": _session, "list": _list, "revoke": _revoke}[
+                args.sessions_command](accounts, args)
         return {"create": _create, "list": _list, "revoke": _revoke}[args.keys_command](
             accounts, args)
     except InvalidInput as exc:
@@ -95,30 +108,35 @@ def _create(accounts: Accounts, args: argparse.Namespace) -> int:
 
 
 def _list(accounts: Accounts, args: argparse.Namespace) -> int:
-    keys = accounts.keys(args.account)
+    sessions = args.command == "sessions"
+    keys = accounts.sessions(args.account) if sessions else accounts.keys(args.account)
     rows: list[dict[str, Any]] = [
         {"id": k.id, "name": k.name, "scopes": list(k.scopes), "projectId": k.project_id,
          "createdAt": iso_time(k.created_at),
          "expiresAt": iso_time(k.expires_at) if k.expires_at else None,
-         "revokedAt": iso_time(k.revoked_at) if k.revoked_at else None} for k in keys]
+         "revokedAt": iso_time(k.revoked_at) if k.revoked_at else None,
+         "expired": k.expired(time.time())} for k in keys]
     if args.json:
         print(json.dumps(rows))
         return EXIT_OK
     if not rows:
-        print(f"account {args.account} has no API keys", file=sys.stderr)
+        print(f"account {args.account} has no {'sessions' if sessions else 'API keys'}",
+              file=sys.stderr)
     for r in rows:
-        state = f"revoked {r['revokedAt']}" if r["revokedAt"] else "active"
+        state = (f"revoked {r['revokedAt']}" if r["revokedAt"]
+                 else "expired" if r["expired"] else "active")
         print(f"{r['id']}  {','.join(r['scopes']):<18} {state:<32} created {r['createdAt']}"
               f"  {r['name'] or ''}".rstrip())
     return EXIT_OK
 
 
 def _revoke(accounts: Accounts, args: argparse.Namespace) -> int:
-    if not accounts.revoke(args.account, args.key_id):
-        print(f"flowbox: account {args.account} has no active key {args.key_id}",
+    kind = "session" if args.command == "sessions" else "key"
+    if not accounts.revoke(args.account, args.key_id, kind):
+        print(f"flowbox: account {args.account} has no active {kind} {args.key_id}",
               file=sys.stderr)
         return EXIT_USER
-    print(f"revoked key {args.key_id}; servers refuse it within 5 s", file=sys.stderr)
+    print(f"revoked {kind} {args.key_id}; servers refuse it within 5 s", file=sys.stderr)
     return EXIT_OK
 
 

@@ -157,3 +157,26 @@ def test_a_trusted_proxy_names_the_client(server: tuple[subprocess.Popen[str], i
         statuses = [client.get("/openapi.json", headers={"X-Forwarded-For": f"203.0.113.{i}"}
                                ).status_code for i in range(5)]
     assert statuses == [200] * 5  # five clients behind the proxy, each within its limit
+
+
+def test_sessions_list_and_revoke(tmp_path: Path) -> None:
+    data = ["--data-dir", str(tmp_path)]
+    made = flowbox("sessions", "create", "--account", "ops", "--hours", "1", *data)
+    assert made.returncode == 0, made.stderr
+    secret = made.stdout.strip()
+    flowbox("keys", "create", "--account", "ops", *data)  # a key is not a session
+    [listed] = json.loads(flowbox("sessions", "list", "--account", "ops", "--json", *data).stdout)
+    assert listed["revokedAt"] is None and not listed["expired"] and secret not in json.dumps(listed)
+    assert "active" in flowbox("sessions", "list", "--account", "ops", *data).stdout
+    assert flowbox("sessions", "revoke", listed["id"], "--account", "ops", *data).returncode == 0
+    [after] = json.loads(flowbox("sessions", "list", "--account", "ops", "--json", *data).stdout)
+    assert after["revokedAt"] is not None
+    assert "no active session" in one_line_error(
+        flowbox("sessions", "revoke", listed["id"], "--account", "ops", *data))
+
+    from server.accounts import Accounts
+    from server.db import SQLiteDatabase
+
+    db = SQLiteDatabase(tmp_path / "flowbox.db")
+    assert Accounts(db).authenticate(secret) is None
+    db.close()

@@ -107,9 +107,13 @@ def test_secrets_are_masked_in_every_answer(live: Live) -> None:
     stored = live.service.env_vars.all(owner)
     assert [(v.name, v.value, v.is_secret) for v in stored] == [("API_TOKEN", SECRET + "-2", True)]
     assert SECRET not in repr(stored)
-    # A secret made visible again shows its value; a plain var made secret is masked.
+    # A secret becomes plain only with a new value: the old one never shows.
     r = client.patch(f"/api/env-vars/{made['id']}", json={"isSecret": False})
-    assert r.json()["value"] == SECRET + "-2"
+    assert r.status_code == 400 and r.json()["error"]["field"] == "value"
+    assert SECRET not in r.text
+    r = client.patch(f"/api/env-vars/{made['id']}", json={"isSecret": False, "value": "public"})
+    assert r.status_code == 200 and r.json()["value"] == "public" and SECRET not in r.text
+    # A plain var made secret is masked.
     plain = make_var(client, "PLAIN", "visible-value")
     r = client.patch(f"/api/env-vars/{plain['id']}", json={"isSecret": True})
     assert r.json()["value"] == MASK and "visible-value" not in r.text

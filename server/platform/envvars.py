@@ -99,11 +99,17 @@ def creation(body: dict[str, Any]) -> tuple[str, str, bool]:
 def changes(current: EnvVar, body: dict[str, Any]) -> tuple[str, str, bool]:
     """The (name, value, is_secret) `PATCH /env-vars/:id` leaves: any subset
     of the fields, checked as on creation. Turning a variable into a
-    secret checks its current value too."""
+    secret checks its current value too; turning a secret into a plain
+    variable needs a new value (the old one is never shown)."""
     unknown_fields(body, FIELDS)
     if not body:
         raise InvalidRequest("nothing to update; give name, value or isSecret")
     is_secret = check_flag(body["isSecret"]) if "isSecret" in body else current.is_secret
+    if current.is_secret and not is_secret and "value" not in body:
+        # The old value stays secret for good: showing it now would hand it
+        # to anyone with write access.
+        raise InvalidRequest("a secret becomes a plain variable only with a new value: send "
+                             "value with isSecret false", "value")
     name = check_name(body["name"]) if "name" in body else current.name
     value = check_value(body.get("value", current.value), is_secret)
     return name, value, is_secret
