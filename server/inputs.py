@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 
 from .errors import InvalidRequest, PayloadTooLarge
@@ -40,6 +41,20 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise PayloadTooLarge(f"request body is over the limit of {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def read_form(request: Request, limit: int, *, max_files: int,
+                    max_fields: int) -> FormData:
+    """A multipart form, its bytes counted as they arrive like any body's
+    (a chunked upload, which declares no length, stops at the limit with
+    413); then parsed from what was read."""
+    body = await read_body(request, limit)
+    request._body = body  # Starlette parses the form from the body it has already read
+    try:
+        return await request.form(max_files=max_files, max_fields=max_fields,
+                                  max_part_size=limit)
+    except Exception as exc:  # python-multipart's errors carry no common base
+        raise InvalidRequest(f"malformed multipart body: {exc}") from None
 
 
 async def read_json(request: Request, limit: int) -> dict[str, Any]:

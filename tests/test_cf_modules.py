@@ -271,3 +271,31 @@ def test_lone_surrogates_in_steps_and_errors_never_poison_the_instance(
     listed = live.client(live.key(ACCOUNT)).get(
         f"/client/v4/accounts/{ACCOUNT}/workflows/surrogates/instances")
     assert listed.status_code == 200
+
+
+def test_a_chunked_upload_stops_at_the_body_limit(live: Live) -> None:
+    """No Content-Length (chunked), many parts each under the limit: the
+    bytes are counted as they arrive and the upload stops with 413 once
+    they pass it, however much more is coming."""
+    limit = live.service.config.max_body_bytes
+    boundary = "b0undary"
+
+    def part(name: str, data: bytes) -> bytes:
+        return (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; "
+                f"filename=\"{name}\"\r\nContent-Type: application/javascript+module\r\n\r\n"
+                ).encode() + data + b"\r\n"
+
+    def body() -> Iterator[bytes]:
+        yield (f"--{boundary}\r\nContent-Disposition: form-data; name=\"metadata\"\r\n\r\n"
+               '{"main_module": "m0.js"}\r\n').encode()
+        half = b"export const x = 1;\n" + b"//" + b"x" * (limit // 2) + b"\n"
+        for i in range(8):  # four times the limit, each part half of it
+            yield part(f"m{i}.js", half)
+        yield f"--{boundary}--\r\n".encode()
+
+    client = live.client(live.key(ACCOUNT))
+    r = client.put(f"/client/v4/accounts/{ACCOUNT}/workers/scripts/chunky", content=body(),
+                   headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert r.status_code == 413, r.text
+    assert "limit" in r.json()["errors"][0]["message"]
+    assert client.get(f"/client/v4/accounts/{ACCOUNT}/workers/scripts/chunky").status_code == 404

@@ -23,7 +23,7 @@ from ..durable.definitions import Script
 from ..durable.modules import Part, script_modules
 from ..envelope import cf_ok
 from ..errors import InvalidRequest, NotFound
-from ..inputs import parse_json, refuse_declared_size
+from ..inputs import parse_json, read_form, refuse_declared_size
 from ..service import Service
 from ..workflows import compile_code
 from . import call, service_of
@@ -45,11 +45,7 @@ async def _read_upload(request: Request) -> tuple[dict[str, Any], list[Part]]:
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise InvalidRequest("upload the script as multipart/form-data with a metadata part "
                              "and module parts", "Content-Type")
-    try:
-        form = await request.form(max_files=MAX_PARTS, max_fields=MAX_PARTS,
-                                  max_part_size=limit)
-    except Exception as exc:  # python-multipart's errors carry no common base
-        raise InvalidRequest(f"malformed multipart body: {exc}") from None
+    form = await read_form(request, limit, max_files=MAX_PARTS, max_fields=MAX_PARTS)
     metadata: Any = None
     parts: list[Part] = []
     try:

@@ -24,7 +24,7 @@ from ..inputs import (
     decode_cursor,
     encode_cursor,
     page_limit,
-    refuse_declared_size,
+    read_form,
     unknown_fields,
 )
 from ..service import Service
@@ -40,12 +40,8 @@ async def workflow_body(request: Request) -> dict[str, Any]:
     false; unknown fields are refused as in JSON."""
     if not request.headers.get("content-type", "").startswith(FORM):
         return await json_body(request)
-    limit = service_of(request).config.max_body_bytes
-    refuse_declared_size(request, limit)
-    try:
-        form = await request.form(max_files=1, max_fields=32, max_part_size=limit)
-    except Exception as exc:  # python-multipart's errors carry no common base
-        raise InvalidRequest(f"malformed form: {exc}") from None
+    form = await read_form(request, service_of(request).config.max_body_bytes,
+                           max_files=1, max_fields=32)
     body: dict[str, Any] = {}
     try:
         for name, value in form.multi_items():
