@@ -14,11 +14,13 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, FlexibleChecksumError
 
+from .egress import Egress, EgressRefused
 from .errors import ObjectTooLarge, StorageError
 from .storage import ObjectInfo, ObjectPage
 
@@ -51,10 +53,45 @@ class S3Config:
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
     max_attempts: int = 2
+    # For a tenant's own endpoint: every request passes this egress policy
+    # (None for the operator's own store, which the operator configured).
+    egress: Egress | None = None
 
     def __repr__(self) -> str:  # never print the secret key
         return (f"S3Config(bucket={self.bucket!r}, endpoint_url={self.endpoint_url!r}, "
                 f"region={self.region!r}, prefix={self.prefix!r})")
+
+
+def make_client(config: S3Config) -> Any:
+    """A boto3 S3 client for `config`; with an egress policy, each request
+    is checked against it first and, over plain HTTP, sent to the very
+    address that was checked (no DNS rebinding between check and connect)."""
+    client = boto3.session.Session().client(
+        "s3", endpoint_url=config.endpoint_url, region_name=config.region,
+        aws_access_key_id=config.access_key_id,
+        aws_secret_access_key=config.secret_access_key,
+        config=Config(connect_timeout=config.connect_timeout,
+                      read_timeout=config.read_timeout,
+                      retries={"max_attempts": config.max_attempts, "mode": "standard"},
+                      s3={"addressing_style": "path"}))
+    if config.egress is not None:
+        client.meta.events.register("before-send.s3", _guard(config.egress))
+    return client
+
+
+def _guard(egress: Egress) -> Callable[..., None]:
+    def check(request: Any, **_: Any) -> None:
+        url = urlsplit(request.url)
+        host = url.hostname or ""
+        port = url.port or (443 if url.scheme == "https" else 80)
+        address = egress.address(host, port)  # raises EgressRefused
+        if url.scheme == "http":
+            # Pin the connection to the checked address; the signed Host stays.
+            request.headers["Host"] = url.netloc
+            shown = f"[{address}]" if ":" in address else address
+            request.url = urlunsplit(url._replace(netloc=f"{shown}:{port}"))
+
+    return check
 
 
 class S3ObjectStore:
@@ -66,14 +103,7 @@ class S3ObjectStore:
         # "node1" means the folder node1/: keys never run into the prefix.
         self.prefix = config.prefix + ("/" if config.prefix and not
                                        config.prefix.endswith("/") else "")
-        self.client = boto3.session.Session().client(
-            "s3", endpoint_url=config.endpoint_url, region_name=config.region,
-            aws_access_key_id=config.access_key_id,
-            aws_secret_access_key=config.secret_access_key,
-            config=Config(connect_timeout=config.connect_timeout,
-                          read_timeout=config.read_timeout,
-                          retries={"max_attempts": config.max_attempts, "mode": "standard"},
-                          s3={"addressing_style": "path"}))
+        self.client = make_client(config)
 
     def put(self, key: str, body: bytes, http_metadata: dict[str, str],
             custom_metadata: dict[str, str]) -> ObjectInfo:
@@ -155,6 +185,8 @@ def _s3(op: Callable[[], T]) -> T:
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "error")
         raise StorageError(f"the object store answered {code}") from None
+    except EgressRefused as exc:
+        raise StorageError(f"the object store is not reachable: {exc}") from None
     except FlexibleChecksumError:
         raise StorageError("the object store returned data that fails its checksum "
                            "(the stored object is damaged or was changed behind Flowbox's "

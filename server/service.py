@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import bindings
@@ -45,10 +46,14 @@ def signing_key(db: Database) -> bytes:
     return bytes(db.fetchone("SELECT value FROM settings WHERE name = 'signing_key'")[0])
 
 
-def _connection_problem(connection: Connection) -> str | None:
-    """None when a connection's credentials work, else what is wrong."""
-    answer = connections.verify(connection.provider, connection.credentials)
-    return None if answer.get("valid") else str(answer.get("error", "invalid credentials"))
+def connection_problem(egress: bindings.Egress) -> Callable[[Connection], str | None]:
+    """Checks a connection's credentials (under the egress policy): None
+    when they work, else what is wrong."""
+    def problem(connection: Connection) -> str | None:
+        answer = connections.verify(connection.provider, connection.credentials, egress)
+        return None if answer.get("valid") else str(answer.get("error", "invalid credentials"))
+
+    return problem
 
 
 
@@ -103,7 +108,8 @@ class Service:
         self.durable = DurableJobs(
             Activator(self.engine, self.definitions, self.instances, sources, self.limits,
                       lease=lease, files_limits=self.files_limits,
-                      objects_for=ConnectionObjects(self.connections).for_script,
+                      objects_for=ConnectionObjects(self.connections,
+                                                    self.fetch.egress).for_script,
                       fetch=self.fetch, keepalive=config.step_keepalive),
             self.instances, self.definitions, scan_interval=config.sweep_interval,
             housekeeping=[lambda: self.deployments.interrupted(time.time() - deploy.SILENCE)])
@@ -124,7 +130,7 @@ class Service:
         self.platform_runs = PlatformRuns(self.db)
         self.deployer = Deployer(self.db, self.engine, self.definitions,
                                  self.platform_workflows, self.versions, self.deployments,
-                                 self.env_vars.all, _connection_problem)
+                                 self.env_vars.all, connection_problem(self.fetch.egress))
         self.limiters = Limiters(ip=Limiter(config.rate_global), write=Limiter(config.rate_write),
                                  events=Limiter(config.rate_events),
                                  deploy=Limiter(config.rate_deploy),

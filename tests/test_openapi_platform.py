@@ -35,7 +35,7 @@ FUNCTION = "export default async function (event) { return { echo: event.payload
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    with live_server(tmp_path_factory.mktemp("openapi_platform")) as server:
+    with live_server(tmp_path_factory.mktemp("openapi_platform"), egress_allow="127.0.0.1") as server:
         yield server
 
 

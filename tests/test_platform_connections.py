@@ -25,7 +25,8 @@ KEY_ID = "AKIAFLOWBOXTEST1234"
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    with live_server(tmp_path_factory.mktemp("connections")) as server:
+    # moto listens on loopback: the operator allows it, as for an internal MinIO.
+    with live_server(tmp_path_factory.mktemp("connections"), egress_allow="127.0.0.1") as server:
         yield server
 
 
@@ -239,7 +240,7 @@ def test_verify_token(live: Live, s3_endpoint: str, bucket: str) -> None:
 
 
 def test_verify_rate_limit(tmp_path: Any, s3_endpoint: str, bucket: str) -> None:
-    with live_server(tmp_path, rate_verify=2) as live:
+    with live_server(tmp_path, rate_verify=2, egress_allow="127.0.0.1") as live:
         client = live.client(live.key("verifier"))
         good = {"provider": "s3", "credentials": creds(s3_endpoint, bucket)}
         for _ in range(2):

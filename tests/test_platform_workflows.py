@@ -41,7 +41,7 @@ export default async function (event, env) {
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[Live]:
-    with live_server(tmp_path) as server:
+    with live_server(tmp_path, egress_allow="127.0.0.1") as server:
         yield server
 
 
@@ -325,7 +325,7 @@ def test_trigger_params_cap(api: httpx.Client) -> None:
 
 
 def test_deploy_rate_limit(tmp_path: Path) -> None:
-    with live_server(tmp_path, rate_deploy=2) as live:
+    with live_server(tmp_path, rate_deploy=2, egress_allow="127.0.0.1") as live:
         api = live.client(live.key(ACCOUNT))
         api.base_url = httpx.URL(f"{live.url}/api/")
         wf, _ = workflow(api, env=GREETER_ENV)

@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bindings import S3Config, iso_time
+from bindings import Egress, EgressRefused, S3Config, iso_time
+from bindings.s3files import make_client
 
 from ..db import Database
 from ..db.paging import keyset_page
@@ -89,15 +88,16 @@ def redacted(connection: Connection) -> dict[str, Any]:
             "updatedAt": iso_time(connection.updated_at)}
 
 
-def s3_config(connection: Connection, *, connect_timeout: float = 5.0,
+def s3_config(connection: Connection, egress: Egress, *, connect_timeout: float = 5.0,
               read_timeout: float = 15.0, max_attempts: int = 2) -> S3Config:
-    """Where the connection's bucket is, for an S3ObjectStore."""
+    """Where the connection's bucket is, for an S3ObjectStore; every request
+    to it passes the egress policy (the endpoint is the tenant's choice)."""
     creds = connection.credentials
     return S3Config(bucket=creds["bucket"], endpoint_url=endpoint(connection.provider, creds),
                     region=creds.get("region", DEFAULT_REGION[connection.provider]),
                     access_key_id=creds["accessKeyId"],
                     secret_access_key=creds["secretAccessKey"], connect_timeout=connect_timeout,
-                    read_timeout=read_timeout, max_attempts=max_attempts)
+                    read_timeout=read_timeout, max_attempts=max_attempts, egress=egress)
 
 
 # -- validation (pure) ------------------------------------------------------------
@@ -187,20 +187,18 @@ _DENIED = {"403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch",
 _MISSING = {"404", "NoSuchBucket", "NotFound"}
 
 
-def verify(provider: str, credentials: dict[str, str]) -> dict[str, Any]:
+def verify(provider: str, credentials: dict[str, str], egress: Egress) -> dict[str, Any]:
     """Checks checked credentials against the service itself: HEAD on the
     bucket, with short timeouts and no retry, so a dead endpoint answers
-    within seconds. Never raises for what the service says."""
-    config = s3_config(Connection("", "", "", provider, credentials, 0.0, 0.0))
-    client = boto3.session.Session().client(
-        "s3", endpoint_url=config.endpoint_url, region_name=config.region,
-        aws_access_key_id=config.access_key_id,
-        aws_secret_access_key=config.secret_access_key,
-        config=Config(connect_timeout=3, read_timeout=5,
-                      retries={"max_attempts": 1, "mode": "standard"},
-                      s3={"addressing_style": "path"}))
+    within seconds. Never raises for what the service says; an endpoint the
+    egress policy refuses is never contacted."""
+    config = s3_config(Connection("", "", "", provider, credentials, 0.0, 0.0), egress,
+                       connect_timeout=3, read_timeout=5, max_attempts=1)
+    client = make_client(config)
     try:
         client.head_bucket(Bucket=config.bucket)
+    except EgressRefused as exc:
+        return {"valid": False, "error": str(exc)}
     except ClientError as exc:
         code = str(exc.response.get("Error", {}).get("Code", ""))
         if code in _MISSING:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import bindings
-from bindings import ObjectInfo, ObjectStore, StorageError
+from bindings import Egress, ObjectInfo, ObjectStore, StorageError
 from bindings.storage import ObjectPage
 
 from ..durable.definitions import Script
@@ -49,8 +49,9 @@ class ConnectionObjects:
     """Object stores of connections, one boto3 client per connection
     version, made on first use."""
 
-    def __init__(self, connections: ConnectionStore) -> None:
+    def __init__(self, connections: ConnectionStore, egress: Egress) -> None:
         self.connections = connections
+        self.egress = egress
         self._stores: LRUCache[tuple[str, float], ObjectStore] = LRUCache(CACHED)
 
     def for_script(self, script: Script) -> ObjectStore:
@@ -62,6 +63,6 @@ class ConnectionObjects:
         key = (connection.id, connection.updated_at)
         store = self._stores.get(key)
         if store is None:
-            store = bindings.S3ObjectStore(s3_config(connection))
+            store = bindings.S3ObjectStore(s3_config(connection, self.egress))
             self._stores.put(key, store)
         return store

@@ -82,13 +82,14 @@ async def verify_token(request: Request) -> Response:
     """`POST /api/connections/verify-token` `{provider, credentials}`: 200 and
     `{valid: true, buckets}` or `{valid: false, error}`; 400 for input that
     is not credentials at all."""
-    def work(_service: Service, _caller: Caller, body: dict[str, Any]) -> Response:
+    def work(service: Service, _caller: Caller, body: dict[str, Any]) -> Response:
         unknown_fields(body, ("provider", "credentials"))
         for field in ("provider", "credentials"):
             if field not in body:
                 raise InvalidRequest(f"{field} is required", field)
         provider = check_provider(body["provider"])
-        return JSONResponse(verify(provider, checked(provider, body["credentials"])))
+        return JSONResponse(verify(provider, checked(provider, body["credentials"]),
+                                   service.fetch.egress))
 
     return await call(request, "write", work, rate="verify", read=json_body)
 

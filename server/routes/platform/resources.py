@@ -145,7 +145,8 @@ def _bucket(service: Service, caller: Caller, request: Request) -> tuple[ObjectS
     if bucket != connection.credentials["bucket"]:
         raise NotFound(f"connection {ident!r} has no bucket {bucket!r}", "bucketName")
     # Short timeouts and one attempt: a browser waits on this answer.
-    config = s3_config(connection, connect_timeout=3.0, read_timeout=10.0, max_attempts=1)
+    config = s3_config(connection, service.fetch.egress, connect_timeout=3.0,
+                       read_timeout=10.0, max_attempts=1)
     return S3ObjectStore(config), ""
 
 
