@@ -43,3 +43,9 @@ def permit(key: ApiKey, scope: str, limiter: Limiter | None = None, kind: str = 
         if wait:
             raise RateLimited(f"rate limit of {int(limiter.capacity)} {kind}requests per minute "
                               "for this API key exceeded", wait)
+
+
+def project_key_refused(project_id: str, why: str) -> str:
+    """The message a key scoped to one project gets where it may not go."""
+    return (f"this API key is scoped to project {project_id!r} and {why}: use a key "
+            "without a project (POST /api/api-keys) or the operator's session")

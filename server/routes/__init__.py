@@ -12,7 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..auth import authorize
+from ..auth import authorize, project_key_refused
+from ..errors import Forbidden, NotFound
 from ..inputs import parse_json_object, read_body, read_json
 from ..service import Service
 
@@ -34,9 +35,29 @@ async def call(request: Request, scope: str, work: Work, *, rate: str | None = N
     account: str = request.path_params["accountId"]
     limiter = getattr(service.limiters, rate) if rate else None
     # On the event loop: keys are cached, so this rarely touches the database.
-    authorize(service.accounts, request.headers.get("authorization"), account, scope, limiter)
+    key = authorize(service.accounts, request.headers.get("authorization"), account, scope,
+                    limiter)
+    if key.project_id is not None:
+        within_project(service, request, key.account, key.project_id)
     value = await read(request) if read is not None else None
     return await run_in_threadpool(work, service, account, value)
+
+
+def within_project(service: Service, request: Request, account: str, project_id: str) -> None:
+    """A key scoped to one project reaches only that project's workflows
+    (their scripts and instances) on /client/v4, by name; others are 404.
+    The /v1 API, and lists of every workflow, are the whole account's: 403."""
+    if request.url.path.startswith("/v1/"):
+        raise Forbidden(project_key_refused(project_id, "/v1 is the whole account's"),
+                        "Authorization")
+    name = request.path_params.get("workflowName") or request.path_params.get("scriptName")
+    if name is None:
+        raise Forbidden(project_key_refused(project_id, "this lists the whole account (list "
+                                            "the project's workflows with GET "
+                                            "/api/workflows)"), "Authorization")
+    if service.platform_workflows.get(account, name, project_id) is None:
+        field = "workflow_name" if "workflowName" in request.path_params else "script_name"
+        raise NotFound(f"no workflow {name!r} in this key's project", field)
 
 
 async def json_body(request: Request) -> dict[str, Any]:

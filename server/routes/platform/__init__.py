@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 
 from ...accesslog import ACCOUNT_KEY
 from ...accounts import ApiKey
-from ...auth import bearer, permit
+from ...auth import bearer, permit, project_key_refused
 from ...errors import Forbidden, Unauthorized
 from ...inputs import decode_cursor, encode_cursor, page_limit
 from ...service import Service
@@ -70,11 +70,16 @@ Work = Callable[[Service, Caller, Any], Response]
 
 async def call(request: Request, scope: str, work: Work, *, rate: str | None = None,
                read: Callable[[Request], Awaitable[Any]] | None = None,
-               session_only: bool = False) -> Response:
+               session_only: bool = False, account_wide: bool = False) -> Response:
     """Authorizes the caller, reads the input with `read(request)`, then
-    runs `work(service, caller, input)` on a worker thread."""
+    runs `work(service, caller, input)` on a worker thread. An
+    `account_wide` resource (env vars, connections, KV, buckets) is refused
+    to a key scoped to one project."""
     service = service_of(request)
     caller = authorize(service, request, scope, rate, session_only=session_only)
+    if account_wide and caller.project_id is not None:
+        raise Forbidden(project_key_refused(caller.project_id, "this resource is the "
+                                            "whole account's"), "Authorization")
     value = await read(request) if read is not None else None
     return await run_in_threadpool(work, service, caller, value)
 

@@ -44,7 +44,7 @@ async def list_connections(request: Request) -> Response:
         items, more = service.connections.page(caller.account, after, limit)
         return page(items, more, lambda c: (c.created_at, c.id), redacted)
 
-    return await call(request, "read", work, read=page_query)
+    return await call(request, "read", work, read=page_query, account_wide=True)
 
 
 async def create(request: Request) -> Response:
@@ -54,7 +54,7 @@ async def create(request: Request) -> Response:
         connection = service.connections.create(caller.account, name, provider, credentials)
         return JSONResponse(redacted(connection), status_code=201)
 
-    return await call(request, "write", work, rate="write", read=json_body)
+    return await call(request, "write", work, rate="write", read=json_body, account_wide=True)
 
 
 async def update(request: Request) -> Response:
@@ -65,7 +65,7 @@ async def update(request: Request) -> Response:
         return JSONResponse(redacted(service.connections.update(connection, name,
                                                                 credentials)))
 
-    return await call(request, "write", work, rate="write", read=json_body)
+    return await call(request, "write", work, rate="write", read=json_body, account_wide=True)
 
 
 async def delete(request: Request) -> Response:
@@ -75,7 +75,7 @@ async def delete(request: Request) -> Response:
         service.connections.delete(connection)
         return JSONResponse({"id": connection.id, "deleted": True})
 
-    return await call(request, "write", work, rate="write")
+    return await call(request, "write", work, rate="write", account_wide=True)
 
 
 async def verify_token(request: Request) -> Response:
@@ -91,7 +91,7 @@ async def verify_token(request: Request) -> Response:
         return JSONResponse(verify(provider, checked(provider, body["credentials"]),
                                    service.fetch.egress))
 
-    return await call(request, "write", work, rate="verify", read=json_body)
+    return await call(request, "write", work, rate="verify", read=json_body, account_wide=True)
 
 
 routes = [

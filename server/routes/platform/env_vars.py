@@ -34,7 +34,7 @@ async def list_vars(request: Request) -> Response:
         items, more = service.env_vars.page(caller.account, after[1] if after else None, limit)
         return page(items, more, lambda v: (0.0, v.name), EnvVar.to_wire)
 
-    return await call(request, "read", work, read=page_query)
+    return await call(request, "read", work, read=page_query, account_wide=True)
 
 
 async def create(request: Request) -> Response:
@@ -44,7 +44,7 @@ async def create(request: Request) -> Response:
         var = service.env_vars.create(caller.account, name, value, is_secret)
         return JSONResponse(var.to_wire(), status_code=201)
 
-    return await call(request, "write", work, rate="write", read=json_body)
+    return await call(request, "write", work, rate="write", read=json_body, account_wide=True)
 
 
 async def update(request: Request) -> Response:
@@ -54,7 +54,7 @@ async def update(request: Request) -> Response:
         name, value, is_secret = changes(var, body)
         return JSONResponse(service.env_vars.update(var, name, value, is_secret).to_wire())
 
-    return await call(request, "write", work, rate="write", read=json_body)
+    return await call(request, "write", work, rate="write", read=json_body, account_wide=True)
 
 
 async def delete(request: Request) -> Response:
@@ -64,7 +64,7 @@ async def delete(request: Request) -> Response:
         service.env_vars.delete(var)
         return JSONResponse({"id": var.id, "deleted": True})
 
-    return await call(request, "write", work, rate="write")
+    return await call(request, "write", work, rate="write", account_wide=True)
 
 
 routes = [

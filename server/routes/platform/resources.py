@@ -62,7 +62,7 @@ async def namespaces(request: Request) -> Response:
         return JSONResponse({"data": [{"id": n, "title": n} for n in names],
                              "nextCursor": None})
 
-    return await call(request, "read", work)
+    return await call(request, "read", work, account_wide=True)
 
 
 async def keys(request: Request) -> Response:
@@ -79,7 +79,7 @@ async def keys(request: Request) -> Response:
                                    limit)
         return page(found.entries, found.more, lambda e: (0.0, e.key), _key_wire)
 
-    return await call(request, "read", work)
+    return await call(request, "read", work, account_wide=True)
 
 
 async def value(request: Request) -> Response:
@@ -95,7 +95,7 @@ async def value(request: Request) -> Response:
             raise NotFound(f"no key {key!r} in namespace {store!r}", "key")
         return Response(entry.value, media_type="application/octet-stream")
 
-    return await call(request, "read", work)
+    return await call(request, "read", work, account_wide=True)
 
 
 # -- buckets ----------------------------------------------------------------------------
@@ -128,7 +128,7 @@ async def buckets(request: Request) -> Response:
             found = {"name": connection.credentials["bucket"], "provider": connection.provider}
         return JSONResponse({"data": [found], "nextCursor": None})
 
-    return await call(request, "read", work)
+    return await call(request, "read", work, account_wide=True)
 
 
 def _bucket(service: Service, caller: Caller, request: Request) -> tuple[ObjectStore, str]:
@@ -174,7 +174,7 @@ async def objects(request: Request) -> Response:
         return page(found.objects, nxt is not None,
                     lambda _: (0.0, (nxt or "")[len(scope):]), wire)
 
-    return await call(request, "read", work)
+    return await call(request, "read", work, account_wide=True)
 
 
 routes = [
