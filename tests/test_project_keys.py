@@ -7,13 +7,11 @@ whole account's (403, saying so). An account-wide key is the control."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from tests.live import Live, live_server
+from tests.live import live_server
 
 ACCOUNT = "proj"
 CODE = """import { WorkflowEntrypoint } from "cloudflare:workers";
