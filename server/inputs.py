@@ -13,7 +13,7 @@ from typing import Any
 from starlette.datastructures import FormData
 from starlette.requests import Request
 
-from .errors import InvalidRequest, PayloadTooLarge
+from .errors import InvalidRequest, PayloadTooLarge, UnsupportedMediaType
 
 DEFAULT_PAGE, MAX_PAGE = 50, 100
 
@@ -57,8 +57,20 @@ async def read_form(request: Request, limit: int, *, max_files: int,
         raise InvalidRequest(f"malformed multipart body: {exc}") from None
 
 
+def require_json_type(request: Request) -> None:
+    """A JSON body must say so: `Content-Type: application/json` (or a
+    `+json` type). A browser sends a cross-site form or `text/plain` POST
+    without asking first; it cannot send JSON that way, so this also stops
+    cross-site requests riding on a session cookie."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/json" and not kind.endswith("+json"):
+        raise UnsupportedMediaType(f"send the body as JSON with Content-Type: application/json"
+                                   f" (got {kind or 'none'})", "Content-Type")
+
+
 async def read_json(request: Request, limit: int) -> dict[str, Any]:
     """The body as a JSON object."""
+    require_json_type(request)
     return parse_json_object(await read_body(request, limit))
 
 

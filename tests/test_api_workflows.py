@@ -188,7 +188,7 @@ def test_malformed_bodies_are_400(acme: httpx.Client, raw: bytes, reason: str) -
 def test_oversized_body_is_413_with_or_without_content_length(acme: httpx.Client) -> None:
     big = json.dumps({"name": "big", "code": "//" + "x" * 70_000 + "\nexport default 1",
                       "events": ["user.created"]}).encode()
-    error = assert_error(acme.post("/v1/accounts/acme/workflows", content=big), 413,
+    error = assert_error(acme.post("/v1/accounts/acme/workflows", content=big, headers={"Content-Type": "application/json"}), 413,
                          "payload_too_large")
     assert "65536" in error["message"]
 
@@ -196,7 +196,8 @@ def test_oversized_body_is_413_with_or_without_content_length(acme: httpx.Client
         for i in range(0, len(big), 4096):
             yield big[i:i + 4096]
 
-    assert_error(acme.post("/v1/accounts/acme/workflows", content=chunks()), 413,
+    assert_error(acme.post("/v1/accounts/acme/workflows", content=chunks(),
+                                   headers={"Content-Type": "application/json"}), 413,
                  "payload_too_large")
 
 
@@ -258,3 +259,15 @@ def test_a_workflow_registers_from_a_file_with_curl(live: Live, tmp_path: Any) -
     assert_error(client.post("/v1/accounts/files-acct/workflows", files={
         "code": ("w.js", b"\xff\xfe")}, data={"name": "x", "events": "user.created"}),
         400, "invalid_request", "code")
+
+
+@pytest.mark.parametrize("kind", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_a_json_body_must_say_it_is_json(acme: httpx.Client, kind: str | None) -> None:
+    body = json.dumps({"name": "x", "code": OK_CODE, "events": ["user.created"]}).encode()
+    headers = {"Content-Type": kind} if kind else {}
+    error = assert_error(acme.post("/v1/accounts/acme/workflows", content=body, headers=headers),
+                         415, "unsupported_media_type", "Content-Type")
+    assert "application/json" in error["message"]
+    ok = acme.post("/v1/accounts/acme/workflows", content=body,
+                   headers={"Content-Type": "application/json; charset=utf-8"})
+    assert ok.status_code == 201, ok.text

@@ -162,7 +162,7 @@ def test_bad_updates_and_duplicates(live: Live) -> None:
     r = client.patch(url, json={"isSecret": True, "value": "long enough"})
     assert r.status_code == 200 and r.json()["value"] == MASK
     api_error(client.patch(url, json={"value": "abc"}), 400, "invalid_request", "value")
-    api_error(client.post("/api/env-vars", content=b"[1]"), 400, "invalid_json")
+    api_error(client.post("/api/env-vars", content=b"[1]", headers={"Content-Type": "application/json"}), 400, "invalid_json")
 
 
 def test_other_accounts_ids_are_not_found(live: Live) -> None:

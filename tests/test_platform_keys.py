@@ -181,7 +181,7 @@ def test_read_scope_is_required_by_message(live: Live) -> None:
     error = api_error(session.post("/api/api-keys", json={"name": "k", "scopes": ["write"]}),
                       400, "invalid_request", "scopes")
     assert "read" in error["message"]
-    api_error(session.post("/api/api-keys", content=b"[]"), 400, "invalid_json")
+    api_error(session.post("/api/api-keys", content=b"[]", headers={"Content-Type": "application/json"}), 400, "invalid_json")
 
 
 def test_null_project_and_expiry_mean_none(live: Live) -> None:
@@ -257,3 +257,30 @@ def test_key_writes_are_rate_limited(tmp_path: Path) -> None:
         r = session.post("/api/api-keys", json={"name": "k", "scopes": ["read"]})
         api_error(r, 429, "rate_limited")
         assert len(session.get("/api/api-keys").json()["data"]) == 2
+
+
+def test_a_cross_site_request_cannot_ride_on_the_session_cookie(live: Live) -> None:
+    """The attack: another site's page POSTs text/plain (no preflight) with
+    the operator's cookie to create a key. Refused twice over: the body is
+    not declared JSON (415), and the Origin is not this server (403)."""
+    owner = account()
+    cookie = httpx.Client(base_url=live.url, cookies={"flowbox_session": live.session(owner)})
+    live.clients.append(cookie)
+    body = '{"name": "stolen", "scopes": ["read", "write"]}'
+    plain = cookie.post("/api/api-keys", content=body,
+                        headers={"Content-Type": "text/plain", "Origin": live.url})
+    api_error(plain, 415, "unsupported_media_type")
+    evil = cookie.post("/api/api-keys", content=body,
+                       headers={"Content-Type": "application/json",
+                                "Origin": "https://evil.example"})
+    api_error(evil, 403, "forbidden")
+    assert "https://evil.example" in evil.json()["error"]["message"]
+    assert cookie.get("/api/api-keys", headers={"Origin": "https://evil.example"}).json()[
+        "data"] == []  # reads are not changes; and nothing was made
+    same = cookie.post("/api/api-keys", content=body,
+                       headers={"Content-Type": "application/json", "Origin": live.url})
+    assert same.status_code == 201, same.text
+    # A Bearer credential is not sent by browsers on their own: no Origin rule.
+    bearer = live.client(live.session(owner)).post(
+        "/api/projects", json={"name": "p"}, headers={"Origin": "https://elsewhere.example"})
+    assert bearer.status_code == 201, bearer.text

@@ -121,10 +121,11 @@ def test_create_refuses_bad_input(live: Live, body: dict[str, Any], field: str) 
 
 def test_malformed_bodies(live: Live) -> None:
     client = live.client(live.key(account()))
-    api_error(client.post("/api/projects", content=b"{nope"), 400, "invalid_json")
+    api_error(client.post("/api/projects", content=b"{nope", headers={"Content-Type": "application/json"}), 400, "invalid_json")
     api_error(client.post("/api/projects", json=["name"]), 400, "invalid_json")
     project = make_project(client, "P")
-    api_error(client.patch(f"/api/projects/{project['id']}", content=b""), 400, "invalid_json")
+    api_error(client.patch(f"/api/projects/{project['id']}", content=b"",
+                           headers={"Content-Type": "application/json"}), 400, "invalid_json")
 
 
 @pytest.mark.parametrize("body, field", [

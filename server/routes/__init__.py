@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from ..auth import authorize, project_key_refused
 from ..errors import Forbidden, NotFound
-from ..inputs import parse_json_object, read_body, read_json
+from ..inputs import parse_json_object, read_body, read_json, require_json_type
 from ..service import Service
 
 
@@ -69,4 +69,7 @@ async def optional_json_body(request: Request) -> dict[str, Any]:
     """A JSON object body, or {} when the body is empty (SDKs send nothing
     for calls without arguments)."""
     body = await read_body(request, service_of(request).config.max_body_bytes)
-    return parse_json_object(body) if body.strip() else {}
+    if not body.strip():
+        return {}
+    require_json_type(request)
+    return parse_json_object(body)

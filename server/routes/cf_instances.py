@@ -24,6 +24,7 @@ from ..inputs import (
     parse_json,
     parse_time,
     read_body,
+    require_json_type,
 )
 from ..service import Service
 from . import call, json_body, optional_json_body, service_of
@@ -63,6 +64,7 @@ async def create(request: Request) -> Response:
 
 
 async def _any_json(request: Request) -> Any:
+    require_json_type(request)
     return parse_json(await read_body(request, service_of(request).config.max_body_bytes))
 
 

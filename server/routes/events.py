@@ -17,7 +17,7 @@ import bindings
 from ..envelope import ok
 from ..errors import InvalidRequest
 from ..events import check_idempotency_key, fingerprint
-from ..inputs import parse_json_object, read_body, unknown_fields
+from ..inputs import parse_json_object, read_body, require_json_type, unknown_fields
 from ..service import Service
 from . import call, service_of
 
@@ -25,6 +25,7 @@ EVENT_FIELDS = ("type", "data")
 
 
 async def _raw(request: Request) -> bytes:
+    require_json_type(request)
     return await read_body(request, service_of(request).config.max_body_bytes)
 
 

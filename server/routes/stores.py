@@ -29,6 +29,7 @@ from ..inputs import (
     page_limit,
     parse_json,
     read_body,
+    require_json_type,
     unknown_fields,
 )
 from ..service import Service
@@ -198,6 +199,7 @@ async def put_many(request: Request) -> Response:
 
 
 async def _json_array(request: Request) -> Any:
+    require_json_type(request)
     return parse_json(await read_body(request, service_of(request).config.max_body_bytes),
                       "a JSON array of entries")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -43,11 +44,28 @@ class Caller:
         return self.key.project_id
 
 
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
 def _secret(request: Request) -> str:
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie and "authorization" not in request.headers:
+        _same_origin(request)
         return cookie
     return bearer(request.headers.get("authorization"))
+
+
+def _same_origin(request: Request) -> None:
+    """A change made with the session cookie must come from this server's
+    own pages: a browser names the page's origin on every cross-site
+    request, so another site's form or script is refused here."""
+    origin = request.headers.get("origin")
+    if request.method in SAFE_METHODS or origin is None:
+        return
+    if urlsplit(origin).netloc != request.headers.get("host", ""):
+        raise Forbidden(f"a request from {origin} may not use the session cookie to change "
+                        "anything: send the session as Authorization: Bearer instead",
+                        "Origin")
 
 
 def authorize(service: Service, request: Request, scope: str, rate: str | None = None,
