@@ -49,14 +49,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                         help="comma-separated: read, write, deploy (default read)")
     create.add_argument("--name", help="a label for the key")
     database_flags(create)
-    listing = keys.add_parser("list", help="the account's API keys (never their secrets)")
-    listing.add_argument("--account", required=True)
-    listing.add_argument("--json", action="store_true", help="one JSON array, for scripts")
-    database_flags(listing)
-    revoke = keys.add_parser("revoke", help="revoke an API key at once")
-    revoke.add_argument("key_id", help="the key's id (keys list shows it)")
-    revoke.add_argument("--account", required=True)
-    database_flags(revoke)
+    _list_and_revoke(keys, "API key", "keys")
     sessions = sub.add_parser("sessions", help="the operator's own credential").add_subparsers(
         dest="sessions_command", required=True)
     session = sessions.add_parser("create", help="create a session for an account (and the "
@@ -65,12 +58,18 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     session.add_argument("--hours", type=float, default=24.0,
                          help="how long the session lasts (default 24)")
     database_flags(session)
-    listing = sessions.add_parser("list", help="the account's sessions (never their secrets)")
+    _list_and_revoke(sessions, "session", "sessions")
+
+
+def _list_and_revoke(group: argparse._SubParsersAction[argparse.ArgumentParser], what: str,
+                     command: str) -> None:
+    """`list` and `revoke` of keys or sessions: the same flags for both."""
+    listing = group.add_parser("list", help=f"the account's {what}s (never their secrets)")
     listing.add_argument("--account", required=True)
     listing.add_argument("--json", action="store_true", help="one JSON array, for scripts")
     database_flags(listing)
-    revoke = sessions.add_parser("revoke", help="end a session at once")
-    revoke.add_argument("key_id", help="the session's id (sessions list shows it)")
+    revoke = group.add_parser("revoke", help=f"end a {what} at once")
+    revoke.add_argument("key_id", help=f"the {what}'s id ({command} list shows it)")
     revoke.add_argument("--account", required=True)
     database_flags(revoke)
 

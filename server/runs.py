@@ -167,12 +167,12 @@ class RunStore:
         is now); False unless it is errored."""
         return self._change(account, run_id, "errored",
                             "status = 'queued', started_at = NULL, finished_at = NULL, "
-                            "output = NULL, error = NULL, logs = NULL")
+                            "output = NULL, error = NULL, logs = NULL", announce=True)
 
     def cancel(self, account: str, run_id: str) -> bool:
         """Cancels a run that has not started; False unless it is queued."""
         return self._change(account, run_id, "queued",
-                            "status = 'cancelled', finished_at = ?", time.time())
+                            "status = 'cancelled', finished_at = ?", (time.time(),))
 
     def delete(self, account: str, run_id: str) -> bool:
         """Deletes a run that has ended; False unless it has."""
@@ -183,13 +183,15 @@ class RunStore:
             return bool(cur.rowcount)
 
     def _change(self, account: str, run_id: str, status: str, assignments: str,
-                *values: Any) -> bool:
+                values: tuple[Any, ...] = (), *, announce: bool = False) -> bool:
+        """Applies `assignments` to a run in `status`; `announce` when the
+        change queues it (other nodes pick it up at once)."""
         with self.db.transaction() as cur:
             cur.execute(self.db.sql(
                 f"UPDATE runs SET {assignments} WHERE account = ? AND id = ? AND status = ?"),
                 (*values, account, run_id, status))
             changed = bool(cur.rowcount)
-            if changed and "'queued'" in assignments:
+            if changed and announce:
                 self.db.announce(cur)
             return changed
 

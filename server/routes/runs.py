@@ -43,10 +43,7 @@ async def list_all(request: Request) -> Response:
 
 async def get(request: Request) -> Response:
     def work(service: Service, account: str, _: None) -> Response:
-        run_id = request.path_params["runId"]
-        run = service.runs.get(account, run_id)
-        if run is None:
-            raise NotFound(f"no run {run_id!r} in this account", "runId")
+        run = _existing(service, account, request.path_params["runId"])
         return ok("Run", {"run": run.to_wire(with_logs=True)})
 
     return await call(request, "read", work)
