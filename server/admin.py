@@ -68,7 +68,8 @@ def _list_and_revoke(group: argparse._SubParsersAction[argparse.ArgumentParser],
     listing.add_argument("--account", required=True)
     listing.add_argument("--json", action="store_true", help="one JSON array, for scripts")
     database_flags(listing)
-    revoke = group.add_parser("revoke", help=f"end a {what} at once")
+    revoke = group.add_parser("revoke", help=f"revoke the {what} at once; servers refuse it "
+                                             "within 5 s")
     revoke.add_argument("key_id", help=f"the {what}'s id ({command} list shows it)")
     revoke.add_argument("--account", required=True)
     database_flags(revoke)
